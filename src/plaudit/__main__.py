@@ -1,0 +1,5 @@
+"""`python -m plaudit` runs the CLI."""
+
+from plaudit.cli import main
+
+main()

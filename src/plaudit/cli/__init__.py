@@ -1,0 +1,21 @@
+"""The `plaudit` command line: a thin layer over the server, the store and the SDK."""
+
+import typer
+
+from plaudit.cli import db, serve, token
+
+app = typer.Typer(
+    help="Plaudit: end-user feedback on AI responses, linked to OpenTelemetry traces.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(token.app, name="token")
+
+
+def main() -> None:
+    """Entry point of the `plaudit` script."""
+    app()

@@ -1,0 +1,91 @@
+"""`plaudit serve` and `plaudit demo`: run the server."""
+
+from typing import Annotated
+
+import typer
+
+from plaudit.cli.db import DatabaseUrl
+from plaudit.cli.output import fail
+from plaudit.settings import Settings, from_environment
+
+Host = Annotated[str | None, typer.Option(help="Address to listen on [env: PLAUDIT_HOST; default 127.0.0.1]", show_default=False)]
+Port = Annotated[int | None, typer.Option(help="Port [env: PLAUDIT_PORT; default 8000]", show_default=False)]
+Dev = Annotated[
+    bool | None,
+    typer.Option("--dev/--no-dev", help="Development mode: no tokens needed. Loopback addresses only. [env: PLAUDIT_DEV]", show_default=False),
+]
+LogLevel = Annotated[str | None, typer.Option(help="debug, info, warning, error [env: PLAUDIT_LOG_LEVEL]", show_default=False)]
+LogFormat = Annotated[str | None, typer.Option(help="json or text [env: PLAUDIT_LOG_FORMAT]", show_default=False)]
+AccessLog = Annotated[bool, typer.Option("--access-log", help="Log every request (costs throughput).")]
+
+
+def _settings(**flags: object) -> Settings:
+    settings = from_environment(**flags)
+    if problem := settings.problem():
+        raise fail(problem, code=2)
+    return settings
+
+
+def run(settings: Settings) -> None:
+    """Serve until interrupted."""
+    import uvicorn
+
+    from plaudit.server.app import create_app
+    from plaudit.server.logs import configure
+
+    configure(settings.log_level, settings.log_format)
+    if settings.demo:
+        from plaudit.demo import load_demo
+
+        load_demo(settings.database_url)
+    typer.secho(
+        f"Plaudit on http://{settings.host}:{settings.port}  (API docs: /docs)"
+        + ("  [dev mode: no tokens required]" if settings.dev else ""),
+        err=True,
+        fg=typer.colors.GREEN,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=settings.access_log,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def serve(
+    host: Host = None,
+    port: Port = None,
+    database_url: DatabaseUrl = None,
+    dev: Dev = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo project first (idempotent).")] = False,
+    log_level: LogLevel = None,
+    log_format: LogFormat = None,
+    access_log: AccessLog = False,
+) -> None:
+    """Run the Plaudit server (migrates the database first)."""
+    run(
+        _settings(
+            host=host, port=port, database_url=database_url, dev=dev, demo=demo,
+            log_level=log_level, log_format=log_format, access_log=access_log,
+        )
+    )  # fmt: skip
+
+
+def demo(
+    host: Host = None,
+    port: Port = None,
+    database_url: DatabaseUrl = None,
+    log_level: LogLevel = None,
+    log_format: LogFormat = None,
+) -> None:
+    """Load the demo project and serve it in development mode (loopback only)."""
+    run(
+        _settings(
+            host=host, port=port, database_url=database_url, dev=True, demo=True,
+            log_level=log_level, log_format=log_format,
+        )
+    )  # fmt: skip

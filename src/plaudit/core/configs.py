@@ -1,0 +1,42 @@
+"""Feedback configs: optional per-project declarations of a feedback name's kind and range."""
+
+import math
+from typing import Any
+
+import msgspec
+
+from plaudit.core.feedback import Kind, ShortText
+
+
+class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What a feedback name means in a project; names without one are accepted and inferred."""
+
+    name: ShortText
+    kind: Kind
+    description: str = ""
+    enum_values: list[ShortText] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def problem_with(self, value: Any) -> str | None:
+        """Why `value` breaks this config, or None when it fits."""
+        if self.kind is Kind.ENUM and self.enum_values is not None and value not in self.enum_values:
+            allowed = ", ".join(repr(v) for v in self.enum_values)
+            return f"{value!r} is not one of the values declared for {self.name!r}: {allowed}"
+        if self.kind is Kind.NUMBER and isinstance(value, int | float):
+            if self.min is not None and value < self.min:
+                return f"{value} is below the minimum {self.min:g} declared for {self.name!r}"
+            if self.max is not None and value > self.max:
+                return f"{value} is above the maximum {self.max:g} declared for {self.name!r}"
+        return None
+
+    def problem_with_itself(self) -> str | None:
+        """Why this config is inconsistent, or None."""
+        for bound in (self.min, self.max):
+            if bound is not None and not math.isfinite(bound):
+                return "min and max must be finite numbers"
+        if self.min is not None and self.max is not None and self.min > self.max:
+            return "min must not be greater than max"
+        if self.enum_values is not None and self.kind is not Kind.ENUM:
+            return "enum_values only apply to kind 'enum'"
+        return None

@@ -1,0 +1,330 @@
+"""Raw client JSON → `FeedbackEvent`, or the list of precise issues that stop it.
+
+Never raises on bad input: every problem becomes an `Issue` carrying the JSON pointer of the field,
+so one bad item in a batch rejects that item and names what to fix.
+"""
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from plaudit.core import limits
+from plaudit.core.configs import FeedbackConfig
+from plaudit.core.feedback import (
+    THUMB_WORDS,
+    FeedbackEvent,
+    FeedbackIn,
+    Kind,
+    SignalType,
+    Source,
+)
+from plaudit.core.ids import is_span_id, is_trace_id, parse_traceparent, uuid7
+
+
+class Issue(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One reason an input was refused: where (JSON pointer) and what to fix."""
+
+    pointer: str
+    message: str
+    limit: str | None = None
+
+
+_MSGSPEC_PATH: Final = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_PATH_PART: Final = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\.\.\.\]")
+
+
+def _pointer_from_msgspec(prefix: str, error: msgspec.ValidationError) -> Issue:
+    """Turn msgspec's "... - at `$.a[0].b`" into a JSON pointer and a message."""
+    text = str(error)
+    match = _MSGSPEC_PATH.search(text)
+    parts = []
+    if match is not None:
+        parts = [m.group(1) or m.group(2) or "" for m in _PATH_PART.finditer(match.group("path"))]
+        text = text[: match.start()]
+    if unknown := _UNKNOWN_FIELD.match(text):
+        parts.append(unknown.group(1))
+        text = "unknown field; see the feedback fields in docs/api.md"
+    pointer = prefix + "".join("/" + escape_pointer(p) for p in parts if p)
+    if "matching regex" in text and parts and parts[-1] in _PATTERN_MEANING:
+        text = _PATTERN_MEANING[parts[-1]]
+    limit = _LIMIT_BY_FIELD.get(parts[0] if parts else "") if "length" in text else None
+    return Issue(pointer or "/", text[0].lower() + text[1:], limit)
+
+
+_UNKNOWN_FIELD: Final = re.compile(r"Object contains unknown field `([^`]*)`")
+_PATTERN_MEANING: Final = {
+    "id": "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+    "trace_id": "must be 32 hex characters",
+    "span_id": "must be 16 hex characters",
+}
+_LIMIT_BY_FIELD: Final = {
+    "name": "name_chars",
+    "capability": "name_chars",
+    "step": "name_chars",
+    "tags": "tags",
+    "scores": "scores",
+    "id": "id_chars",
+    "conversation_id": "conversation_id_chars",
+    "user_id": "user_id_chars",
+    "comment": "text_bytes",
+}
+
+
+def escape_pointer(segment: str) -> str:
+    """Escape one JSON pointer segment (RFC 6901)."""
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+def infer_kind(value: Any) -> Kind:
+    """The kind a value implies when the client names none."""
+    if value is None or value is msgspec.UNSET:
+        return Kind.SIGNAL
+    if isinstance(value, bool):
+        return Kind.BOOL
+    if isinstance(value, int | float):
+        return Kind.NUMBER
+    if isinstance(value, str):
+        return Kind.THUMB if value in THUMB_WORDS else Kind.TEXT
+    if isinstance(value, dict):
+        return Kind.OBJECT
+    return Kind.CORRECTION
+
+
+def utf8_size(text: str) -> int:
+    """Bytes of `text` in UTF-8; cheap for short strings, which cannot exceed the limits."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def nesting(value: Any) -> tuple[int, int, int]:
+    """(object levels, array levels, total depth) of the deepest path through `value`."""
+    if isinstance(value, dict):
+        inner = [nesting(v) for v in value.values()] or [(0, 0, 0)]
+        return (
+            1 + max(i[0] for i in inner),
+            max(i[1] for i in inner),
+            1 + max(i[2] for i in inner),
+        )
+    if isinstance(value, list):
+        inner = [nesting(v) for v in value] or [(0, 0, 0)]
+        return (
+            max(i[0] for i in inner),
+            1 + max(i[1] for i in inner),
+            1 + max(i[2] for i in inner),
+        )
+    return (0, 0, 0)
+
+
+def find_nul(value: Any, pointer: str) -> str | None:
+    """The pointer of the first string (or key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{pointer}/{escape_pointer(str(key))}"
+            if "\x00" in str(key):
+                return here
+            found = find_nul(item, here)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_nul(item, f"{pointer}/{index}")
+            if found:
+                return found
+    return None
+
+
+class _Checker:
+    """Collects issues for one item while its fields are normalised."""
+
+    def __init__(self, pointer: str) -> None:
+        self.pointer = pointer
+        self.issues: list[Issue] = []
+
+    def add(self, field: str, message: str, limit: str | None = None) -> None:
+        where = f"{self.pointer}/{field}" if field else self.pointer
+        self.issues.append(Issue(where or "/", message, limit))
+
+    def text(self, field: str, text: str | None, limit: int = limits.MAX_TEXT_BYTES) -> None:
+        if text is not None and len(text) * 4 > limit and utf8_size(text) > limit:
+            self.add(field, f"is longer than {limit} bytes of UTF-8", "text_bytes")
+
+    def json_size(self, field: str, value: Any, limit: int, limit_name: str) -> None:
+        if value is None:
+            return
+        _, _, depth = nesting(value)
+        if depth > limits.MAX_JSON_DEPTH:
+            self.add(field, f"is nested deeper than {limits.MAX_JSON_DEPTH} levels", "json_depth")
+        elif len(msgspec.json.encode(value)) > limit:
+            self.add(field, f"is larger than {limit} bytes as JSON", limit_name)
+
+
+def _target(item: FeedbackIn, check: _Checker) -> tuple[str | None, str | None]:
+    trace_id = item.trace_id.lower() if item.trace_id is not None else None
+    span_id = item.span_id.lower() if item.span_id is not None else None
+    if trace_id is not None and not is_trace_id(trace_id):
+        check.add("trace_id", "must be 32 hex characters and not all zero")
+    if span_id is not None and not is_span_id(span_id):
+        check.add("span_id", "must be 16 hex characters and not all zero")
+    if item.traceparent is not None:
+        parsed = parse_traceparent(item.traceparent)
+        if parsed is None:
+            check.add("traceparent", "must be a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>")
+        elif (trace_id or parsed[0]) != parsed[0] or (span_id or parsed[1]) != parsed[1]:
+            check.add("traceparent", "names a different trace or span than trace_id/span_id")
+        else:
+            trace_id, span_id = parsed
+    if trace_id is None and span_id is None and item.conversation_id is None:
+        check.add("", "needs a target: trace_id, span_id, traceparent or conversation_id")
+    return trace_id, span_id
+
+
+def _kind_and_value(
+    item: FeedbackIn, config: FeedbackConfig | None, check: _Checker
+) -> tuple[Kind, Any]:
+    value = None if item.value is msgspec.UNSET else item.value
+    kind = item.kind or (config.kind if config else None) or infer_kind(value)
+    if config is not None and kind is not config.kind:
+        check.add("kind", f"{item.name!r} is declared as {config.kind.value!r}, not {kind.value!r}")
+        return kind, value
+    value = _checked_value(kind, value, check)
+    if config is not None and not check.issues and (problem := config.problem_with(value)):
+        check.add("value", problem)
+    return kind, value
+
+
+def _checked_value(kind: Kind, value: Any, check: _Checker) -> Any:  # noqa: C901 - one branch per kind
+    if kind is Kind.THUMB:
+        if isinstance(value, str) and value in THUMB_WORDS:
+            return THUMB_WORDS[value]
+        if not isinstance(value, bool) and value in (1, -1):
+            return int(value)
+        check.add("value", 'a thumb is +1 or -1 (or "up" / "down")')
+    elif kind is Kind.NUMBER:
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return value
+        check.add("value", "a number value must be a finite number")
+    elif kind is Kind.BOOL:
+        if isinstance(value, bool):
+            return value
+        check.add("value", "a bool value must be true or false")
+    elif kind in (Kind.TEXT, Kind.ENUM):
+        if isinstance(value, str) and (kind is Kind.TEXT or 0 < len(value) <= limits.MAX_NAME_CHARS):
+            check.text("value", value)
+            return value
+        size = "a string" if kind is Kind.TEXT else f"a string of 1 to {limits.MAX_NAME_CHARS} chars"
+        check.add("value", f"a {kind.value} value must be {size}")
+    elif kind is Kind.SIGNAL:
+        if value is None:
+            return None
+        check.add("value", "a signal has no value (omit it or send null)")
+    elif kind is Kind.CORRECTION:
+        if value is None:
+            check.add("value", "a correction needs the output the user wanted")
+        elif isinstance(value, str):
+            check.text("value", value)
+        else:
+            check.json_size("value", value, limits.MAX_JSON_FIELD_BYTES, "json_field_bytes")
+        return value
+    elif kind is Kind.OBJECT:
+        if not isinstance(value, dict):
+            check.add("value", "an object value must be a JSON object")
+            return value
+        objects, arrays, _ = nesting(value)
+        if objects > limits.MAX_OBJECT_LEVELS or arrays > limits.MAX_ARRAY_LEVELS:
+            check.add(
+                "value",
+                f"an object value may nest at most {limits.MAX_OBJECT_LEVELS} object levels "
+                f"and {limits.MAX_ARRAY_LEVELS} array levels",
+                "object_levels",
+            )
+        else:
+            check.json_size("value", value, limits.MAX_JSON_FIELD_BYTES, "json_field_bytes")
+    return value
+
+
+def _expected(item: FeedbackIn, check: _Checker) -> Any:
+    if item.ground_truth is not None and item.expected is not None:
+        if item.ground_truth != item.expected:
+            check.add("ground_truth", "is an alias of expected; send one of them")
+    expected = item.expected if item.expected is not None else item.ground_truth
+    if isinstance(expected, str):
+        check.text("expected", expected)
+    else:
+        check.json_size("expected", expected, limits.MAX_JSON_FIELD_BYTES, "json_field_bytes")
+    return expected
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """A stable digest of an event's client-sent content (key order does not matter)."""
+    encoded = msgspec.json.encode(content, order="sorted")
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
+def validate_feedback(
+    raw: Any,
+    *,
+    pointer: str,
+    now: datetime,
+    configs: Mapping[str, FeedbackConfig],
+    forced_source: Source | None = None,
+    check_nul: bool = True,
+) -> FeedbackEvent | list[Issue]:
+    """Validate one raw feedback item; `pointer` locates it in the request body."""
+    if not isinstance(raw, dict):
+        return [Issue(pointer or "/", "a feedback event must be a JSON object")]
+    if check_nul and (where := find_nul(raw, pointer)):
+        return [Issue(where, "strings must not contain NUL characters")]
+    try:
+        item = msgspec.convert(raw, FeedbackIn)
+    except msgspec.ValidationError as error:
+        return [_pointer_from_msgspec(pointer, error)]
+    check = _Checker(pointer)
+    trace_id, span_id = _target(item, check)
+    kind, value = _kind_and_value(item, configs.get(item.name), check)
+    check.text("comment", item.comment)
+    expected = _expected(item, check)
+    if item.metadata is not None:
+        check.json_size("metadata", item.metadata, limits.MAX_METADATA_BYTES, "metadata_bytes")
+    if item.scores is not None:
+        for key, score in item.scores.items():
+            if not math.isfinite(score):
+                check.add(f"scores/{escape_pointer(key)}", "scores must be finite numbers")
+    if check.issues:
+        return check.issues
+    source = forced_source or item.source or Source.END_USER
+    tags = sorted(set(item.tags)) if item.tags else []
+    implicit = item.implicit if item.implicit is not None else kind is Kind.SIGNAL
+    signal_type = item.signal_type or SignalType.DEFAULT
+    content = {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "conversation_id": item.conversation_id,
+        "capability": item.capability,
+        "step": item.step,
+        "name": item.name,
+        "kind": kind,
+        "value": value,
+        "comment": item.comment,
+        "expected": expected,
+        "scores": item.scores,
+        "signal_type": signal_type,
+        "source": source,
+        "implicit": implicit,
+        "user_id": item.user_id,
+        "metadata": item.metadata,
+        "tags": tags,
+        "timestamp": item.timestamp,
+    }
+    return FeedbackEvent(
+        id=item.id or uuid7(),
+        id_was_given=item.id is not None,
+        timestamp=item.timestamp or now,
+        content_hash=content_hash(content),
+        **{k: v for k, v in content.items() if k != "timestamp"},
+    )

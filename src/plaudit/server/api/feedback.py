@@ -1,0 +1,219 @@
+"""`/v1/feedback`: ingest (single, batch, beacon), list, read with history, delete."""
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Request, Response, delete, get, post
+from litestar.params import Parameter
+
+from plaudit.core.access import Principal, Scope
+from plaudit.core.feedback import Source
+from plaudit.core.validation import Issue
+from plaudit.errors import BadRequest, NotFound, Unavailable, ValidationFailed
+from plaudit.ingest.feedback import Checked, check_items, decode_body
+from plaudit.server.auth import authenticate, require
+from plaudit.server.metrics import FEEDBACK_EVENTS
+from plaudit.server.state import ServerState
+from plaudit.store.feedback import DeleteFeedback, Status, StoreFeedback, get_feedback, list_feedback
+from plaudit.store.writer import WriterBusy
+
+JSON = "application/json"
+
+
+def state_of(request: Request[Any, Any, Any]) -> ServerState:
+    """The server state of a request's app."""
+    state: ServerState = request.app.state.plaudit
+    return state
+
+
+def _project_of(principal: Principal) -> Any:
+    def pick(raw: Any) -> str | Issue:
+        wanted = raw.get("project") if isinstance(raw, dict) else None
+        if wanted is None or wanted == principal.project or principal.token_id is None:
+            return wanted if isinstance(wanted, str) else principal.project
+        return Issue("/project", f"this token belongs to project {principal.project!r}")
+
+    return pick
+
+
+async def _load_configs(state: ServerState, projects: set[str]) -> None:
+    stale = [p for p in projects if not state.configs.fresh(p)]
+    for project in stale:
+        await anyio.to_thread.run_sync(state.configs.load, project)
+
+
+async def _store(state: ServerState, checked: Checked, principal: Principal, now: datetime) -> dict[int, Status]:
+    by_project: dict[str, list[tuple[int, Any]]] = {}
+    for index, project, event in checked.events:
+        by_project.setdefault(project, []).append((index, event))
+    statuses: dict[int, Status] = {}
+    try:
+        for project, entries in by_project.items():
+            op = StoreFeedback(project, [e for _, e in entries], now, principal.token_id)
+            for (index, _), status in zip(entries, await state.writer.write(op), strict=True):
+                statuses[index] = status
+    except WriterBusy as busy:
+        raise Unavailable(f"the server is catching up ({busy}); retry shortly", retry_after=1) from None
+    return statuses
+
+
+@post(
+    "/v1/feedback",
+    summary="Send feedback: one event, a batch, or a sendBeacon body",
+    status_code=200,
+    tags=["feedback"],
+    request_max_body_size=None,
+)
+async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Store feedback durably, then answer each item's result (created/duplicate/revised/rejected)."""
+    state = state_of(request)
+    raw = await request.body()
+    body = decode_body(raw, request.headers.get("content-type"))
+    principal = await authenticate(request, state, body.token)
+    require(principal, Scope.FEEDBACK_WRITE)
+    now = datetime.now(UTC)
+    await _load_configs(state, {principal.project} | _named_projects(body.items))
+    checked = check_items(
+        body,
+        raw,
+        now=now,
+        project_of=_project_of(principal),
+        configs=state.configs.load,
+        forced_source=Source.END_USER if principal.browser_safe else None,
+    )
+    if not body.batch and checked.rejected:
+        raise ValidationFailed("the feedback event is invalid", issues=checked.rejected[0])
+    statuses = await _store(state, checked, principal, now) if checked.events else {}
+    ids = {index: event.id for index, _, event in checked.events}
+    results: list[dict[str, Any]] = []
+    for index in range(len(body.items)):
+        if index in checked.rejected:
+            issues = checked.rejected[index]
+            results.append({"id": _raw_id(body.items[index]), "status": "rejected", "error": _error(issues)})
+            FEEDBACK_EVENTS.labels("rejected").inc()
+        else:
+            results.append({"id": ids[index], "status": statuses[index]})
+            FEEDBACK_EVENTS.labels(statuses[index]).inc()
+    return Response(msgspec.json.encode({"results": results}), media_type=JSON)
+
+
+def _named_projects(items: list[Any]) -> set[str]:
+    return {i["project"] for i in items if isinstance(i, dict) and isinstance(i.get("project"), str)}
+
+
+def _raw_id(item: Any) -> Any:
+    return item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+
+
+def _error(issues: list[Issue]) -> dict[str, Any]:
+    return {
+        "detail": "; ".join(f"{i.pointer or '/'}: {i.message}" for i in issues),
+        "errors": [{"pointer": i.pointer, "detail": i.message} for i in issues],
+    }
+
+
+def encode_cursor(position: tuple[int, str]) -> str:
+    """An opaque cursor for a listing position."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The listing position of a cursor; BadRequest if it is not one of ours."""
+    try:
+        at, last_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(at, int) and isinstance(last_id, str):
+            return at, last_id
+    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError):
+        pass
+    raise BadRequest("`cursor` is not a cursor this server gave out")
+
+
+def _when(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(
+            f"`{name}` must be an RFC 3339 time", issues=[Issue(f"/{name}", "not an RFC 3339 time")]
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@get("/v1/feedback", summary="List feedback, newest first", tags=["feedback"])
+async def list_feedback_events(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    name: str | None = None,
+    capability: str | None = None,
+    step: str | None = None,
+    kind: str | None = None,
+    source: str | None = None,
+    user_id: str | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    conversation_id: str | None = None,
+    link_status: str | None = None,
+    signal_type: str | None = None,
+) -> Response[bytes]:
+    """Filters are exact matches; `since`/`until` bound `timestamp`."""
+    state = state_of(request)
+    principal = await authenticate(request, state)
+    require(principal, Scope.READ)
+    equals = {
+        key: value
+        for key, value in {
+            "name": name, "capability": capability, "step": step, "kind": kind, "source": source,
+            "user_id": user_id, "trace_id": trace_id, "span_id": span_id,
+            "conversation_id": conversation_id, "link_status": link_status,
+            "signal_type": signal_type,
+        }.items()
+        if value is not None
+    }  # fmt: skip
+    after = decode_cursor(cursor) if cursor else None
+    start, end = _when("since", since), _when("until", until)
+
+    def read() -> Any:
+        with state.engine.connect() as connection:
+            return list_feedback(connection, principal.project, equals, start, end, limit, after)
+
+    page = await anyio.to_thread.run_sync(read)
+    next_cursor = encode_cursor(page.next_cursor) if page.next_cursor else None
+    return Response(msgspec.json.encode({"items": page.items, "next_cursor": next_cursor}), media_type=JSON)
+
+
+@get("/v1/feedback/{event_id:str}", summary="One feedback event with its history", tags=["feedback"])
+async def get_feedback_event(request: Request[Any, Any, Any], event_id: str) -> Response[bytes]:
+    """The current version and, under `history`, the past ones."""
+    state = state_of(request)
+    principal = await authenticate(request, state)
+    require(principal, Scope.READ)
+
+    def read() -> Any:
+        with state.engine.connect() as connection:
+            return get_feedback(connection, principal.project, event_id)
+
+    event = await anyio.to_thread.run_sync(read)
+    if event is None:
+        raise NotFound(f"no feedback event {event_id!r} in project {principal.project!r}")
+    return Response(msgspec.json.encode(event), media_type=JSON)
+
+
+@delete("/v1/feedback/{event_id:str}", summary="Delete a feedback event", tags=["feedback"], status_code=204)
+async def delete_feedback_event(request: Request[Any, Any, Any], event_id: str) -> None:
+    """Removes the event; its last version stays in the history (secret tokens only)."""
+    state = state_of(request)
+    principal = await authenticate(request, state)
+    if principal.browser_safe:
+        require(principal, Scope.ADMIN)
+    require(principal, Scope.FEEDBACK_WRITE)
+    op = DeleteFeedback(principal.project, event_id, datetime.now(UTC), principal.token_id)
+    if not await state.writer.write(op):
+        raise NotFound(f"no feedback event {event_id!r} in project {principal.project!r}")

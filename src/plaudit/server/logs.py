@@ -1,0 +1,54 @@
+"""Structured logs: one JSON object per line, with token-shaped strings masked."""
+
+import logging
+import re
+import time
+from typing import Final
+
+import msgspec
+
+_SECRET: Final = re.compile(r"\b([ps]k_)[A-Za-z0-9_-]{8,}")
+
+
+def mask_secrets(text: str) -> str:
+    """Replace anything shaped like a Plaudit token by its prefix and stars."""
+    return _SECRET.sub(r"\1****", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "message", ...}`; exceptions under `error`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": mask_secrets(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["error"] = mask_secrets(self.formatException(record.exc_info))
+        return msgspec.json.encode(entry).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines, secrets masked too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_secrets(super().format(record))
+
+
+def configure(level: str, fmt: str) -> None:
+    """Send every logger (ours, uvicorn's, SQLAlchemy's) through one masked handler."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter() if fmt == "json" else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True

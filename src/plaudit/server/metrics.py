@@ -1,0 +1,18 @@
+"""Prometheus metrics of the server (exposed at /metrics)."""
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+REGISTRY: Final = CollectorRegistry()
+
+FEEDBACK_EVENTS: Final = Counter(
+    "plaudit_feedback_events", "Feedback events by result", ["status"], registry=REGISTRY
+)
+SPANS: Final = Counter("plaudit_spans", "OTLP spans by result", ["status"], registry=REGISTRY)
+WRITER_PENDING: Final = Gauge(
+    "plaudit_writer_pending", "Writes queued and not yet committed", registry=REGISTRY
+)
+WRITER_COMMITS: Final = Gauge(
+    "plaudit_writer_commits", "Group commits since start", registry=REGISTRY
+)

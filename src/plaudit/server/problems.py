@@ -1,0 +1,90 @@
+"""The one error shape: RFC 9457 `application/problem+json`, for every error but OTLP's."""
+
+import logging
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from plaudit.errors import PlauditError
+
+PROBLEM_JSON: Final = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+def problem_body(error: PlauditError, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of an error."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{error.slug}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if error.limit:
+        body["limit"] = error.limit
+    if error.issues:
+        body["errors"] = [
+            {"pointer": issue.pointer, "detail": issue.message, **({"limit": issue.limit} if issue.limit else {})}
+            for issue in error.issues
+        ]
+    return body
+
+
+def problem_response(error: PlauditError, instance: str | None = None) -> Response[bytes]:
+    """An error as a problem+json response (with Retry-After where it applies)."""
+    headers = {"retry-after": str(error.retry_after)} if error.retry_after else None
+    return Response(
+        msgspec.json.encode(problem_body(error, instance)),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def handle_plaudit_error(request: Request[Any, Any, Any], error: PlauditError) -> Response[bytes]:
+    """Exception handler for our own errors."""
+    return problem_response(error, request.url.path)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+    """Exception handler for the framework's errors (404 route, 405 method, 413 body)."""
+    slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
+        error.status_code, "http-error"
+    )
+    body = {
+        "type": f"/problems/{slug}",
+        "title": error.detail if isinstance(error.detail, str) else "HTTP error",
+        "status": error.status_code,
+        "detail": _framework_detail(error),
+        "instance": request.url.path,
+    }
+    return Response(
+        msgspec.json.encode(body),
+        status_code=error.status_code,
+        media_type=PROBLEM_JSON,
+        headers=dict(error.headers or {}),
+    )
+
+
+def _framework_detail(error: HTTPException) -> str:
+    if error.status_code == 404:
+        return "no such path; see /docs for the API"
+    if error.status_code == 405:
+        return "this path does not take that method; see /docs"
+    return str(error.detail)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    """Last resort: log the bug, answer a problem without internals."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {
+        "type": "/problems/internal",
+        "title": "Internal server error",
+        "status": 500,
+        "detail": "the server failed; the error is in its log",
+        "instance": request.url.path,
+    }
+    return Response(msgspec.json.encode(body), status_code=500, media_type=PROBLEM_JSON)

@@ -1,0 +1,71 @@
+"""Server settings: one frozen object, read from `PLAUDIT_*` environment variables and CLI flags.
+
+This is the only module that reads `os.environ` for the server.
+"""
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Final
+
+import msgspec
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///plaudit-data/plaudit.db"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the server is configured with; see docs/configuration.md."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dev: bool = False
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "info"
+    log_format: str = "json"
+    access_log: bool = False
+    demo: bool = False
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the server listens on this machine only."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def problem(self) -> str | None:
+        """Why these settings must not be used, or None."""
+        if self.dev and not self.loopback:
+            return (
+                "--dev (no tokens) is only allowed on a loopback address such as 127.0.0.1; "
+                f"refusing to serve {self.host} without authentication"
+            )
+        return None
+
+
+_TRUE: Final = {"1", "true", "yes", "on"}
+
+
+def from_environment(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from `PLAUDIT_*` variables, then `overrides` (CLI flags; None means unset)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    if url := env.get("PLAUDIT_DATABASE_URL"):
+        values["database_url"] = url
+    if host := env.get("PLAUDIT_HOST"):
+        values["host"] = host
+    if port := env.get("PLAUDIT_PORT"):
+        values["port"] = int(port)
+    if (dev := env.get("PLAUDIT_DEV")) is not None:
+        values["dev"] = dev.strip().lower() in _TRUE
+    if origins := env.get("PLAUDIT_CORS_ORIGINS"):
+        values["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+    if level := env.get("PLAUDIT_LOG_LEVEL"):
+        values["log_level"] = level.lower()
+    if fmt := env.get("PLAUDIT_LOG_FORMAT"):
+        values["log_format"] = fmt.lower()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return msgspec.convert(values, Settings, strict=False)

@@ -1,0 +1,301 @@
+"""Feedback events in the database: idempotent insert, revision with history, delete, reads."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from plaudit.core.feedback import FeedbackEvent, LinkStatus, label_value, numeric_value
+from plaudit.store.links import SpanFacts, known_targets
+from plaudit.store.schema import feedback, feedback_history, to_micros
+from plaudit.store.writer import WriteOp
+
+Status = Literal["created", "duplicate", "revised"]
+
+# Columns a client's content fills; the rest are the server's.
+CONTENT_COLUMNS = (
+    "trace_id", "span_id", "conversation_id", "capability", "step", "name", "kind", "value",
+    "comment", "expected", "scores", "signal_type", "source", "implicit", "user_id", "metadata",
+    "tags", "timestamp",
+)  # fmt: skip
+
+
+def _row(project: str, event: FeedbackEvent, received_at: datetime) -> dict[str, Any]:
+    return {
+        "project": project,
+        "id": event.id,
+        "trace_id": event.trace_id,
+        "span_id": event.span_id,
+        "conversation_id": event.conversation_id,
+        "capability": event.capability,
+        "step": event.step,
+        "name": event.name,
+        "kind": event.kind.value,
+        "value": event.value,
+        "value_num": numeric_value(event.kind, event.value),
+        "value_text": label_value(event.kind, event.value),
+        "comment": event.comment,
+        "expected": event.expected,
+        "scores": event.scores,
+        "signal_type": event.signal_type.value,
+        "source": event.source.value,
+        "implicit": event.implicit,
+        "user_id": event.user_id,
+        "metadata": event.metadata,
+        "tags": event.tags,
+        "timestamp": to_micros(event.timestamp),
+        "received_at": to_micros(received_at),
+        "link_status": LinkStatus.PENDING.value,
+        "pii": None,
+        "content_hash": event.content_hash,
+        "revision": 1,
+    }
+
+
+def apply_link(row: dict[str, Any], found: SpanFacts | bool) -> None:
+    """Mark a row linked and fill what it lacks from its span."""
+    if found is False:
+        return
+    row["link_status"] = LinkStatus.LINKED.value
+    if isinstance(found, SpanFacts):
+        row["trace_id"] = row["trace_id"] or found.trace_id
+        row["capability"] = row["capability"] or found.capability
+        row["step"] = row["step"] or found.step
+
+
+@dataclass(slots=True)
+class _Known:
+    content_hash: str
+    revision: int
+
+
+class StoreFeedback(WriteOp[list[Status]]):
+    """Store validated events of one project; answers each event's status, in order."""
+
+    def __init__(
+        self, project: str, events: Sequence[FeedbackEvent], received_at: datetime, actor: str | None
+    ) -> None:
+        self.project = project
+        self.events = events
+        self.received_at = received_at
+        self.actor = actor
+
+    def weight(self) -> int:
+        return max(1, len(self.events))
+
+    def apply(self, connection: Connection) -> list[Status]:
+        return self.apply_group(connection, [self])[0]
+
+    @classmethod
+    def apply_group(cls, connection: Connection, ops: Sequence[Self]) -> list[list[Status]]:
+        by_project: dict[str, list[Self]] = {}
+        for op in ops:
+            by_project.setdefault(op.project, []).append(op)
+        results: dict[int, list[Status]] = {}
+        for project, project_ops in by_project.items():
+            _Batch(connection, project, project_ops).store(results)
+        return [results[id(op)] for op in ops]
+
+
+class _Batch:
+    """All events of one project in one group commit."""
+
+    def __init__(self, connection: Connection, project: str, ops: Sequence[StoreFeedback]) -> None:
+        self.connection = connection
+        self.project = project
+        self.ops = ops
+        self.to_insert: dict[str, dict[str, Any]] = {}
+        self.known = self._existing()
+        self.targets = known_targets(
+            connection,
+            project,
+            (e.span_id for op in ops for e in op.events if e.span_id),
+            (e.trace_id for op in ops for e in op.events if e.trace_id and not e.span_id),
+            (
+                e.conversation_id
+                for op in ops
+                for e in op.events
+                if e.conversation_id and not (e.trace_id or e.span_id)
+            ),
+        )
+
+    def _existing(self) -> dict[str, _Known]:
+        given = sorted({e.id for op in self.ops for e in op.events if e.id_was_given})
+        known: dict[str, _Known] = {}
+        for start in range(0, len(given), 500):
+            query = select(feedback.c.id, feedback.c.content_hash, feedback.c.revision).where(
+                feedback.c.project == self.project, feedback.c.id.in_(given[start : start + 500])
+            )
+            for event_id, digest, revision in self.connection.execute(query):
+                known[event_id] = _Known(digest, revision)
+        return known
+
+    def store(self, results: dict[int, list[Status]]) -> None:
+        for op in self.ops:
+            results[id(op)] = [self._one(op, event) for event in op.events]
+        self._flush()
+
+    def _one(self, op: StoreFeedback, event: FeedbackEvent) -> Status:
+        prior = self.known.get(event.id)
+        if prior is not None and prior.content_hash == event.content_hash:
+            return "duplicate"
+        row = _row(self.project, event, op.received_at)
+        apply_link(row, self.targets.resolve(event.trace_id, event.span_id, event.conversation_id))
+        if prior is None:
+            self.to_insert[event.id] = row
+            self.known[event.id] = _Known(event.content_hash, 1)
+            return "created"
+        if event.id in self.to_insert:
+            self._flush()
+        row["revision"] = prior.revision + 1
+        _archive(self.connection, self.project, event.id, "revised", op.received_at, op.actor)
+        self.connection.execute(
+            update(feedback)
+            .where(feedback.c.project == self.project, feedback.c.id == event.id)
+            .values({k: v for k, v in row.items() if k not in ("project", "id")})
+        )
+        self.known[event.id] = _Known(event.content_hash, row["revision"])
+        return "revised"
+
+    def _flush(self) -> None:
+        if self.to_insert:
+            self.connection.execute(insert(feedback), list(self.to_insert.values()))
+            self.to_insert.clear()
+
+
+def _archive(
+    connection: Connection,
+    project: str,
+    event_id: str,
+    operation: str,
+    recorded_at: datetime,
+    actor: str | None,
+) -> bool:
+    """Copy an event's current version into its history; False if there is none."""
+    row = connection.execute(
+        select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
+    ).mappings().first()
+    if row is None:
+        return False
+    connection.execute(
+        insert(feedback_history).values(
+            project=project,
+            feedback_id=event_id,
+            revision=row["revision"],
+            operation=operation,
+            content=row_to_event(row),
+            recorded_at=recorded_at,
+            actor=actor,
+        )
+    )
+    return True
+
+
+class DeleteFeedback(WriteOp[bool]):
+    """Remove an event, keeping its last version in the history; False if it did not exist."""
+
+    def __init__(self, project: str, event_id: str, at: datetime, actor: str | None) -> None:
+        self.project, self.event_id, self.at, self.actor = project, event_id, at, actor
+
+    def apply(self, connection: Connection) -> bool:
+        if not _archive(connection, self.project, self.event_id, "deleted", self.at, self.actor):
+            return False
+        connection.execute(
+            delete(feedback).where(
+                feedback.c.project == self.project, feedback.c.id == self.event_id
+            )
+        )
+        return True
+
+
+def row_to_event(row: Any) -> dict[str, Any]:
+    """The API's JSON shape of a stored row (times as RFC 3339 strings)."""
+    event: dict[str, Any] = {"id": row["id"], "project": row["project"]}
+    for column in CONTENT_COLUMNS:
+        event[column] = row[column]
+    event["timestamp"] = _iso(row["timestamp"])
+    event["received_at"] = _iso(row["received_at"])
+    event["link_status"] = row["link_status"]
+    event["pii"] = row["pii"]
+    event["revision"] = row["revision"]
+    return event
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+LIST_FILTERS = (
+    "name", "capability", "step", "kind", "source", "user_id", "trace_id", "span_id",
+    "conversation_id", "link_status", "signal_type",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing and the cursor of the next, if any."""
+
+    items: list[dict[str, Any]]
+    next_cursor: tuple[int, str] | None
+
+
+def list_feedback(
+    connection: Connection,
+    project: str,
+    equals: dict[str, str],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    after: tuple[int, str] | None,
+) -> Page:
+    """Events newest first (by `timestamp`, then id), `limit` at a time."""
+    query = select(feedback).where(feedback.c.project == project)
+    for column, value in equals.items():
+        query = query.where(feedback.c[column] == value)
+    if since is not None:
+        query = query.where(feedback.c.timestamp >= to_micros(since))
+    if until is not None:
+        query = query.where(feedback.c.timestamp < to_micros(until))
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            (feedback.c.timestamp < at) | ((feedback.c.timestamp == at) & (feedback.c.id < last_id))
+        )
+    query = query.order_by(feedback.c.timestamp.desc(), feedback.c.id.desc()).limit(limit + 1)
+    rows = connection.execute(query).mappings().all()
+    items = [row_to_event(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    return Page(items, (to_micros(last["timestamp"]), last["id"]) if last is not None else None)
+
+
+def get_feedback(connection: Connection, project: str, event_id: str) -> dict[str, Any] | None:
+    """One current event with its past versions under `history` (newest first)."""
+    row = connection.execute(
+        select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
+    ).mappings().first()
+    if row is None:
+        return None
+    event = row_to_event(row)
+    event["history"] = history_of(connection, project, event_id)
+    return event
+
+
+def history_of(connection: Connection, project: str, event_id: str) -> list[dict[str, Any]]:
+    """Past versions of an event, newest first, each with what replaced or removed it."""
+    query = (
+        select(feedback_history)
+        .where(feedback_history.c.project == project, feedback_history.c.feedback_id == event_id)
+        .order_by(feedback_history.c.seq.desc())
+    )
+    return [
+        {
+            "revision": row["revision"],
+            "operation": row["operation"],
+            "recorded_at": _iso(row["recorded_at"]),
+            "content": row["content"],
+        }
+        for row in connection.execute(query).mappings()
+    ]

@@ -1,0 +1,209 @@
+"""The tables, in SQLAlchemy Core, portable across SQLite and PostgreSQL.
+
+Times are integer microseconds since the epoch (`UtcMicros`): exact, cheap to index, and bucketed
+by plain integer arithmetic in both stores. JSON columns are JSONB on PostgreSQL.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """The aware UTC datetime of microseconds since the epoch."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UtcMicros(TypeDecorator[datetime]):
+    """An aware datetime stored as integer microseconds since the epoch."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        return to_micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_micros(int(value))
+
+
+def _name(column: str, **kwargs: Any) -> Column[str]:
+    return Column(column, String(128), **kwargs)
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("created_at", UtcMicros(), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(128), nullable=False),
+    Column("name", String(256), nullable=False, server_default=""),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", Json, nullable=False),
+    Column("origins", Json),
+    Column("created_at", UtcMicros(), nullable=False),
+    Column("revoked_at", UtcMicros()),
+    Index(None, "project"),
+)
+
+feedback_configs = Table(
+    "feedback_configs",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("config", Json, nullable=False),
+    Column("updated_at", UtcMicros(), nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Column("conversation_id", String(256)),
+    _name("capability"),
+    _name("step"),
+    _name("name", nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Json),
+    Column("value_num", Float),
+    Column("value_text", Text),
+    Column("comment", Text),
+    Column("expected", Json),
+    Column("scores", Json),
+    Column("signal_type", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("implicit", Boolean, nullable=False),
+    Column("user_id", String(256)),
+    Column("metadata", Json),
+    Column("tags", Json),
+    Column("timestamp", UtcMicros(), nullable=False),
+    Column("received_at", UtcMicros(), nullable=False),
+    Column("link_status", String(8), nullable=False),
+    Column("pii", Json),
+    Column("content_hash", String(32), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Index(None, "project", "timestamp"),
+    Index(None, "project", "trace_id"),
+    Index(None, "project", "span_id"),
+    Index(
+        "ix_feedback_pending",
+        "project",
+        "link_status",
+        sqlite_where=text("link_status = 'pending'"),
+        postgresql_where=text("link_status = 'pending'"),
+    ),
+)
+
+feedback_history = Table(
+    "feedback_history",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("feedback_id", String(64), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("content", Json, nullable=False),
+    Column("recorded_at", UtcMicros(), nullable=False),
+    Column("actor", String(32)),
+    Index(None, "project", "feedback_id"),
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("trace_id", String(32), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("parent_span_id", String(16)),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("start_time_ns", BigInteger, nullable=False),
+    Column("end_time_ns", BigInteger, nullable=False),
+    Column("status_code", String(8), nullable=False),
+    Column("status_message", Text, nullable=False),
+    Column("attributes", Json, nullable=False),
+    Column("events", Json, nullable=False),
+    Column("links", Json, nullable=False),
+    Column("resource", Json, nullable=False),
+    Column("scope", Json, nullable=False),
+    _name("capability"),
+    _name("step"),
+    Column("conversation_id", String(256)),
+    Column("user_id", String(256)),
+    Column("received_at", UtcMicros(), nullable=False),
+    Index(None, "project", "span_id"),
+    Index(None, "project", "conversation_id"),
+)
+
+# Enrichment (PATCH) is kept apart from what OTLP sent, so a re-exported span never erases it and a
+# PATCH may come before its span; readers merge the two.
+span_enrichments = Table(
+    "span_enrichments",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("attributes", Json),
+    Column("tags", Json),
+    Column("feedback", Json),
+    Column("updated_at", UtcMicros(), nullable=False),
+)
+
+trace_enrichments = Table(
+    "trace_enrichments",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("trace_id", String(32), primary_key=True),
+    Column("attributes", Json),
+    Column("tags", Json),
+    Column("feedback", Json),
+    Column("updated_at", UtcMicros(), nullable=False),
+)

@@ -1,0 +1,221 @@
+"""Spans in the database: upsert from OTLP, linking of waiting feedback, the trace tree."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Self
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from plaudit.core.feedback import LinkStatus
+from plaudit.core.spans import SpanRecord
+from plaudit.store.feedback import row_to_event
+from plaudit.store.links import CHUNK
+from plaudit.store.schema import (
+    feedback,
+    span_enrichments,
+    spans,
+    to_micros,
+    trace_enrichments,
+)
+from plaudit.store.writer import WriteOp
+
+_SPAN_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_ns", "end_time_ns",
+    "status_code", "status_message", "attributes", "events", "links", "resource", "scope",
+    "capability", "step", "conversation_id", "user_id",
+)  # fmt: skip
+
+
+def upsert(connection: Connection, table: Any, keys: Sequence[str], update_columns: Sequence[str]) -> Any:
+    """An INSERT that updates `update_columns` when a row with the same `keys` exists."""
+    dialect = connection.dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={column: statement.excluded[column] for column in update_columns},
+    )
+
+
+class StoreSpans(WriteOp[int]):
+    """Store (or replace) spans of one project and link the feedback that waited for them."""
+
+    def __init__(self, project: str, records: Sequence[SpanRecord], received_at: datetime) -> None:
+        self.project = project
+        self.records = records
+        self.received_at = received_at
+
+    def weight(self) -> int:
+        return max(1, len(self.records))
+
+    def apply(self, connection: Connection) -> int:
+        return self.apply_group(connection, [self])[0]
+
+    @classmethod
+    def apply_group(cls, connection: Connection, ops: Sequence[Self]) -> list[int]:
+        rows = {}
+        for op in ops:
+            received = to_micros(op.received_at)
+            for record in op.records:
+                row = {column: getattr(record, column) for column in _SPAN_COLUMNS}
+                row["project"] = op.project
+                row["received_at"] = received
+                rows[(op.project, record.trace_id, record.span_id)] = row
+        if rows:
+            statement = upsert(
+                connection,
+                spans,
+                ("project", "trace_id", "span_id"),
+                [*_SPAN_COLUMNS[2:], "received_at"],
+            )
+            connection.execute(statement, list(rows.values()))
+            for project in {op.project for op in ops}:
+                link_waiting_feedback(
+                    connection, project, [r for r in rows.values() if r["project"] == project]
+                )
+        return [len(op.records) for op in ops]
+
+
+def _pending(connection: Connection, project: str, column: Any, values: Iterable[str], *extra: Any) -> list[Any]:
+    found: list[Any] = []
+    items = sorted(set(values))
+    for start in range(0, len(items), CHUNK):
+        query = select(feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.conversation_id).where(
+            feedback.c.project == project,
+            feedback.c.link_status == LinkStatus.PENDING.value,
+            column.in_(items[start : start + CHUNK]),
+            *extra,
+        )
+        found.extend(connection.execute(query))
+    return found
+
+
+def link_waiting_feedback(connection: Connection, project: str, span_rows: Sequence[dict[str, Any]]) -> int:
+    """Mark pending feedback about these spans (or their traces/conversations) linked."""
+    by_span: dict[str, list[dict[str, Any]]] = {}
+    for row in span_rows:
+        by_span.setdefault(row["span_id"], []).append(row)
+    traces = {row["trace_id"] for row in span_rows}
+    conversations = {row["conversation_id"] for row in span_rows if row["conversation_id"]}
+    changes = []
+    for event_id, trace_id, span_id, _ in _pending(connection, project, feedback.c.span_id, by_span):
+        for span in by_span[span_id]:
+            if trace_id is None or trace_id == span["trace_id"]:
+                changes.append(_link_change(event_id, span["trace_id"], span["capability"], span["step"]))
+                break
+    for event_id, *_ in _pending(connection, project, feedback.c.trace_id, traces, feedback.c.span_id.is_(None)):
+        changes.append(_link_change(event_id, None, None, None))
+    for event_id, *_ in _pending(
+        connection, project, feedback.c.conversation_id, conversations,
+        feedback.c.span_id.is_(None), feedback.c.trace_id.is_(None),
+    ):
+        changes.append(_link_change(event_id, None, None, None))
+    if changes:
+        statement = (
+            update(feedback)
+            .where(feedback.c.project == project, feedback.c.id == bindparam("event_id"))
+            .values(
+                link_status=LinkStatus.LINKED.value,
+                trace_id=func.coalesce(feedback.c.trace_id, bindparam("span_trace")),
+                capability=func.coalesce(feedback.c.capability, bindparam("span_capability")),
+                step=func.coalesce(feedback.c.step, bindparam("span_step")),
+            )
+        )
+        connection.execute(statement, changes)
+    return len(changes)
+
+
+def _link_change(event_id: str, trace_id: str | None, capability: str | None, step: str | None) -> dict[str, Any]:
+    return {"event_id": event_id, "span_trace": trace_id, "span_capability": capability, "span_step": step}
+
+
+class LinkAllPending(WriteOp[int]):
+    """Link every pending event whose target is already stored (run at start-up)."""
+
+    def apply(self, connection: Connection) -> int:
+        linked = 0
+        projects = connection.scalars(
+            select(feedback.c.project).where(feedback.c.link_status == LinkStatus.PENDING.value).distinct()
+        ).all()
+        for project in projects:
+            span_ids = connection.scalars(
+                select(feedback.c.span_id).where(
+                    feedback.c.project == project,
+                    feedback.c.link_status == LinkStatus.PENDING.value,
+                    feedback.c.span_id.is_not(None),
+                )
+            ).all()
+            rows = [
+                dict(row)
+                for start in range(0, len(span_ids), CHUNK)
+                for row in connection.execute(
+                    select(spans.c.trace_id, spans.c.span_id, spans.c.capability, spans.c.step, spans.c.conversation_id)
+                    .where(spans.c.project == project, spans.c.span_id.in_(span_ids[start : start + CHUNK]))
+                ).mappings()
+            ]
+            linked += link_waiting_feedback(connection, project, rows)
+        return linked
+
+
+def get_trace(connection: Connection, project: str, trace_id: str) -> dict[str, Any] | None:
+    """The trace as a tree of spans, each with its enrichment and the feedback about it."""
+    rows = connection.execute(
+        select(spans).where(spans.c.project == project, spans.c.trace_id == trace_id)
+        .order_by(spans.c.start_time_ns)
+    ).mappings().all()
+    if not rows:
+        return None
+    events = connection.execute(
+        select(feedback).where(feedback.c.project == project, feedback.c.trace_id == trace_id)
+        .order_by(feedback.c.timestamp)
+    ).mappings().all()
+    enrichments = {
+        row["span_id"]: row
+        for row in connection.execute(
+            select(span_enrichments).where(
+                span_enrichments.c.project == project,
+                span_enrichments.c.span_id.in_([row["span_id"] for row in rows]),
+            )
+        ).mappings()
+    }
+    trace_extra = connection.execute(
+        select(trace_enrichments).where(
+            trace_enrichments.c.project == project, trace_enrichments.c.trace_id == trace_id
+        )
+    ).mappings().first()
+    return _tree(trace_id, rows, events, enrichments, trace_extra)
+
+
+def _span_json(row: Any, enrichment: Any) -> dict[str, Any]:
+    span = {column: row[column] for column in _SPAN_COLUMNS}
+    span["duration_ms"] = (row["end_time_ns"] - row["start_time_ns"]) / 1_000_000
+    span["tags"] = []
+    span["enrichment"] = None
+    if enrichment is not None:
+        span["attributes"] = {**span["attributes"], **(enrichment["attributes"] or {})}
+        span["tags"] = enrichment["tags"] or []
+        span["enrichment"] = enrichment["feedback"]
+    span["feedback"] = []
+    span["children"] = []
+    return span
+
+
+def _tree(trace_id: str, rows: Sequence[Any], events: Sequence[Any], enrichments: dict[str, Any], trace_extra: Any) -> dict[str, Any]:
+    by_id = {row["span_id"]: _span_json(row, enrichments.get(row["span_id"])) for row in rows}
+    roots = []
+    for span in by_id.values():
+        parent = by_id.get(span["parent_span_id"] or "")
+        (parent["children"] if parent is not None else roots).append(span)
+    trace_feedback = []
+    for row in events:
+        event = row_to_event(row)
+        span = by_id.get(row["span_id"] or "")
+        (span["feedback"] if span is not None else trace_feedback).append(event)
+    return {
+        "trace_id": trace_id,
+        "spans": roots,
+        "feedback": trace_feedback,
+        "attributes": (trace_extra["attributes"] if trace_extra else None) or {},
+        "tags": (trace_extra["tags"] if trace_extra else None) or [],
+        "enrichment": trace_extra["feedback"] if trace_extra else None,
+    }
