@@ -1,15 +1,15 @@
 """Errors that reach API clients, each an RFC 9457 problem type.
 
-    PlauditError (500 internal)
-    ├── BadRequest (400)            body is not what it claims: malformed JSON, bad cursor
-    ├── Unauthorized (401)          no token, unknown or revoked token
-    ├── Forbidden (403)             token lacks the scope, project or origin
-    ├── NotFound (404)
-    ├── PayloadTooLarge (413)       a named limit was exceeded
-    ├── UnsupportedMediaType (415)
-    ├── ValidationFailed (422)      carries `Issue`s with JSON pointers
-    ├── TooManyRequests (429)       carries retry_after
-    └── Unavailable (503)           carries retry_after (write queue full, database down)
+PlauditError (500 internal)
+├── BadRequest (400)            body is not what it claims: malformed JSON, bad cursor
+├── Unauthorized (401)          no token, unknown or revoked token
+├── Forbidden (403)             token lacks the scope, project or origin
+├── NotFound (404)
+├── PayloadTooLarge (413)       a named limit was exceeded
+├── UnsupportedMediaType (415)
+├── ValidationFailed (422)      carries `Issue`s with JSON pointers
+├── TooManyRequests (429)       carries retry_after
+└── Unavailable (503)           carries retry_after (write queue full, database down)
 """
 
 from typing import ClassVar

@@ -49,7 +49,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 _TRUE: Final = {"1", "true", "yes", "on"}
 
 
-def from_environment(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     """Settings from `PLAUDIT_*` variables, then `overrides` (CLI flags; None means unset)."""
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}

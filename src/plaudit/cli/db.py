@@ -13,7 +13,9 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Database URL [env: PLAUDIT_DATABASE_URL]", show_default=False),
+    typer.Option(
+        "--database-url", help="Database URL [env: PLAUDIT_DATABASE_URL]", show_default=False
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -25,4 +27,8 @@ def upgrade(database_url: DatabaseUrl = None, json: Json = False) -> None:
     engine = create_database_engine(settings.database_url)
     upgrade_schema(engine)
     engine.dispose()
-    emit({"status": "ok", "database": engine.url.render_as_string()}, json, "database schema is current")
+    emit(
+        {"status": "ok", "database": engine.url.render_as_string()},
+        json,
+        "database schema is current",
+    )

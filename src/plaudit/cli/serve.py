@@ -8,15 +8,33 @@ from plaudit.cli.db import DatabaseUrl
 from plaudit.cli.output import fail
 from plaudit.settings import Settings, from_environment
 
-Host = Annotated[str | None, typer.Option(help="Address to listen on [env: PLAUDIT_HOST; default 127.0.0.1]", show_default=False)]
-Port = Annotated[int | None, typer.Option(help="Port [env: PLAUDIT_PORT; default 8000]", show_default=False)]
+Host = Annotated[
+    str | None,
+    typer.Option(
+        help="Address to listen on [env: PLAUDIT_HOST; default 127.0.0.1]", show_default=False
+    ),
+]
+Port = Annotated[
+    int | None, typer.Option(help="Port [env: PLAUDIT_PORT; default 8000]", show_default=False)
+]
 Dev = Annotated[
     bool | None,
-    typer.Option("--dev/--no-dev", help="Development mode: no tokens needed. Loopback addresses only. [env: PLAUDIT_DEV]", show_default=False),
+    typer.Option(
+        "--dev/--no-dev",
+        help="Development mode: no tokens needed. Loopback addresses only. [env: PLAUDIT_DEV]",
+        show_default=False,
+    ),
 ]
-LogLevel = Annotated[str | None, typer.Option(help="debug, info, warning, error [env: PLAUDIT_LOG_LEVEL]", show_default=False)]
-LogFormat = Annotated[str | None, typer.Option(help="json or text [env: PLAUDIT_LOG_FORMAT]", show_default=False)]
-AccessLog = Annotated[bool, typer.Option("--access-log", help="Log every request (costs throughput).")]
+LogLevel = Annotated[
+    str | None,
+    typer.Option(help="debug, info, warning, error [env: PLAUDIT_LOG_LEVEL]", show_default=False),
+]
+LogFormat = Annotated[
+    str | None, typer.Option(help="json or text [env: PLAUDIT_LOG_FORMAT]", show_default=False)
+]
+AccessLog = Annotated[
+    bool, typer.Option("--access-log", help="Log every request (costs throughput).")
+]
 
 
 def _settings(**flags: object) -> Settings:
@@ -61,7 +79,9 @@ def serve(
     port: Port = None,
     database_url: DatabaseUrl = None,
     dev: Dev = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Load the demo project first (idempotent).")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo project first (idempotent).")
+    ] = False,
     log_level: LogLevel = None,
     log_format: LogFormat = None,
     access_log: AccessLog = False,

@@ -24,14 +24,19 @@ def _engine(database_url: str | None) -> Engine:
 
 @app.command()
 def create(
-    project: Annotated[str, typer.Option("--project", "-p", help="Project the token belongs to.")] = "default",
+    project: Annotated[
+        str, typer.Option("--project", "-p", help="Project the token belongs to.")
+    ] = "default",
     scope: Annotated[
         list[Scope] | None,
-        typer.Option("--scope", "-s", help="Repeatable. Only feedback:write makes a browser-safe pk_ token."),
+        typer.Option(
+            "--scope", "-s", help="Repeatable. Only feedback:write makes a browser-safe pk_ token."
+        ),
     ] = None,
     name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "",
     origin: Annotated[
-        list[str] | None, typer.Option("--origin", help="Repeatable. Browser origins allowed to use it.")
+        list[str] | None,
+        typer.Option("--origin", help="Repeatable. Browser origins allowed to use it."),
     ] = None,
     database_url: DatabaseUrl = None,
     json: Json = False,
@@ -51,7 +56,9 @@ def create(
 
 @app.command("list")
 def list_(
-    project: Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Only this project.")
+    ] = None,
     database_url: DatabaseUrl = None,
     json: Json = False,
 ) -> None:

@@ -18,7 +18,7 @@ class Scope(StrEnum):
 
 
 BROWSER_PREFIX: Final = "pk_"
-SECRET_PREFIX: Final = "sk_"
+SECRET_PREFIX: Final = "sk_"  # noqa: S105 - a prefix, not a secret
 
 
 class Principal(msgspec.Struct, frozen=True):

@@ -20,7 +20,11 @@ class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
 
     def problem_with(self, value: Any) -> str | None:
         """Why `value` breaks this config, or None when it fits."""
-        if self.kind is Kind.ENUM and self.enum_values is not None and value not in self.enum_values:
+        if (
+            self.kind is Kind.ENUM
+            and self.enum_values is not None
+            and value not in self.enum_values
+        ):
             allowed = ", ".join(repr(v) for v in self.enum_values)
             return f"{value!r} is not one of the values declared for {self.name!r}: {allowed}"
         if self.kind is Kind.NUMBER and isinstance(value, int | float):

@@ -74,9 +74,9 @@ class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     comment: LongText | None = None
     expected: Any = None
     ground_truth: Any = None
-    scores: (
-        Annotated[dict[ShortText, float], msgspec.Meta(max_length=limits.MAX_SCORES)] | None
-    ) = None
+    scores: Annotated[dict[ShortText, float], msgspec.Meta(max_length=limits.MAX_SCORES)] | None = (
+        None
+    )
     signal_type: SignalType | None = None
     source: Source | None = None
     implicit: bool | None = None

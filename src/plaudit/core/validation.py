@@ -214,10 +214,14 @@ def _checked_value(kind: Kind, value: Any, check: _Checker) -> Any:  # noqa: C90
             return value
         check.add("value", "a bool value must be true or false")
     elif kind in (Kind.TEXT, Kind.ENUM):
-        if isinstance(value, str) and (kind is Kind.TEXT or 0 < len(value) <= limits.MAX_NAME_CHARS):
+        if isinstance(value, str) and (
+            kind is Kind.TEXT or 0 < len(value) <= limits.MAX_NAME_CHARS
+        ):
             check.text("value", value)
             return value
-        size = "a string" if kind is Kind.TEXT else f"a string of 1 to {limits.MAX_NAME_CHARS} chars"
+        size = (
+            "a string" if kind is Kind.TEXT else f"a string of 1 to {limits.MAX_NAME_CHARS} chars"
+        )
         check.add("value", f"a {kind.value} value must be {size}")
     elif kind is Kind.SIGNAL:
         if value is None:
@@ -249,9 +253,9 @@ def _checked_value(kind: Kind, value: Any, check: _Checker) -> Any:  # noqa: C90
 
 
 def _expected(item: FeedbackIn, check: _Checker) -> Any:
-    if item.ground_truth is not None and item.expected is not None:
-        if item.ground_truth != item.expected:
-            check.add("ground_truth", "is an alias of expected; send one of them")
+    both = item.ground_truth is not None and item.expected is not None
+    if both and item.ground_truth != item.expected:
+        check.add("ground_truth", "is an alias of expected; send one of them")
     expected = item.expected if item.expected is not None else item.ground_truth
     if isinstance(expected, str):
         check.text("expected", expected)

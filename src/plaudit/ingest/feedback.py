@@ -53,7 +53,7 @@ def decode_body(body: bytes, content_type: str | None) -> FeedbackBody:
     except (msgspec.DecodeError, RecursionError) as error:
         raise BadRequest(f"the body is not valid JSON: {_decode_reason(error)}") from None
     if not isinstance(decoded, dict):
-        raise BadRequest("the body must be a JSON object: one event or {\"feedback\": [...]}")
+        raise BadRequest('the body must be a JSON object: one event or {"feedback": [...]}')
     token = decoded.pop("token", None)
     if token is not None and not isinstance(token, str):
         raise BadRequest("`token` must be a string")

@@ -9,6 +9,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.params import FromPath
 from litestar.types import ASGIApp
 
 from plaudit import __version__
@@ -49,7 +50,7 @@ ROUTES = [
 
 
 @get("/problems/{slug:str}", include_in_schema=False)
-async def problem_type(slug: str) -> dict[str, str]:
+async def problem_type(slug: FromPath[str]) -> dict[str, str]:
     """Problem `type` URIs resolve to a short description."""
     return {"type": f"/problems/{slug}", "see": "/docs and docs/api.md#errors"}
 

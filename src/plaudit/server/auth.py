@@ -31,7 +31,9 @@ async def authenticate(
     if secret is None:
         if state.settings.dev:
             return DEV_PRINCIPAL
-        raise Unauthorized("send a token: `Authorization: Bearer <token>` (see `plaudit token create`)")
+        raise Unauthorized(
+            "send a token: `Authorization: Bearer <token>` (see `plaudit token create`)"
+        )
     if not looks_like_token(secret):
         raise Unauthorized("that is not a Plaudit token (they start with pk_ or sk_)")
     hit, principal = state.tokens.cached(secret)

@@ -4,10 +4,10 @@ Per-token origins are enforced again in `auth.check_origin` once the token is kn
 answers preflights (which carry no token) and adds the response headers browsers need.
 """
 
-from typing import Final
+from typing import Any, Final
 
 import anyio.to_thread
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Send
 
 from plaudit.server.state import ServerState
 
@@ -28,7 +28,7 @@ class CorsMiddleware:
             return True
         return origin in await anyio.to_thread.run_sync(self.state.tokens.token_origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -42,7 +42,7 @@ class CorsMiddleware:
             await self._preflight(send, origin_bytes, allowed)
             return
 
-        async def send_with_cors(message: Message) -> None:
+        async def send_with_cors(message: Any) -> None:
             if message["type"] == "http.response.start" and allowed:
                 headers = list(message.get("headers", []))
                 headers.append((b"access-control-allow-origin", origin_bytes))
@@ -52,7 +52,7 @@ class CorsMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _preflight(self, send: Send, origin: bytes, allowed: bool) -> None:
+    async def _preflight(self, send: Any, origin: bytes, allowed: bool) -> None:
         headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
         if allowed:
             headers += [
@@ -61,5 +61,7 @@ class CorsMiddleware:
                 (b"access-control-allow-headers", _ALLOW_HEADERS),
                 (b"access-control-max-age", b"600"),
             ]
-        await send({"type": "http.response.start", "status": 204 if allowed else 403, "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": 204 if allowed else 403, "headers": headers}
+        )
         await send({"type": "http.response.body", "body": b""})

@@ -42,7 +42,9 @@ def configure(level: str, fmt: str) -> None:
     """Send every logger (ours, uvicorn's, SQLAlchemy's) through one masked handler."""
     handler = logging.StreamHandler()
     handler.setFormatter(
-        JsonFormatter() if fmt == "json" else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        JsonFormatter()
+        if fmt == "json"
+        else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

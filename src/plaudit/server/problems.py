@@ -27,7 +27,11 @@ def problem_body(error: PlauditError, instance: str | None = None) -> dict[str, 
         body["limit"] = error.limit
     if error.issues:
         body["errors"] = [
-            {"pointer": issue.pointer, "detail": issue.message, **({"limit": issue.limit} if issue.limit else {})}
+            {
+                "pointer": issue.pointer,
+                "detail": issue.message,
+                **({"limit": issue.limit} if issue.limit else {}),
+            }
             for issue in error.issues
         ]
     return body

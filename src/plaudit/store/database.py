@@ -39,7 +39,10 @@ def create_database_engine(url: str) -> Engine:
     """An engine for `url` with our JSON codec and per-dialect settings."""
     url = normalise_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"json_serializer": _json_serializer, "json_deserializer": msgspec.json.decode}
+    kwargs: dict[str, Any] = {
+        "json_serializer": _json_serializer,
+        "json_deserializer": msgspec.json.decode,
+    }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

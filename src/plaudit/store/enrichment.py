@@ -34,15 +34,16 @@ class Enrich(WriteOp[dict[str, Any]]):
         table = span_enrichments if self.target == "span" else trace_enrichments
         key = table.c.span_id if self.target == "span" else table.c.trace_id
         where = (table.c.project == self.project, key == self.target_id)
-        current = connection.execute(select(table).where(*where)).mappings().first()
+        row = connection.execute(select(table).where(*where)).mappings().first()
+        current: dict[str, Any] = dict(row) if row is not None else {}
         now = datetime.now(UTC)
         merged = {
-            "attributes": deep_merge(current and current["attributes"], self.attributes),
-            "tags": merge_tags(current and current["tags"], self.tags),
-            "feedback": deep_merge(current and current["feedback"], self.feedback),
+            "attributes": deep_merge(current.get("attributes"), self.attributes),
+            "tags": merge_tags(current.get("tags"), self.tags),
+            "feedback": deep_merge(current.get("feedback"), self.feedback),
             "updated_at": now,
         }
-        if current is None:
+        if row is None:
             connection.execute(
                 insert(table).values(project=self.project, **{key.name: self.target_id}, **merged)
             )

@@ -75,7 +75,11 @@ class StoreFeedback(WriteOp[list[Status]]):
     """Store validated events of one project; answers each event's status, in order."""
 
     def __init__(
-        self, project: str, events: Sequence[FeedbackEvent], received_at: datetime, actor: str | None
+        self,
+        project: str,
+        events: Sequence[FeedbackEvent],
+        received_at: datetime,
+        actor: str | None,
     ) -> None:
         self.project = project
         self.events = events
@@ -174,9 +178,13 @@ def _archive(
     actor: str | None,
 ) -> bool:
     """Copy an event's current version into its history; False if there is none."""
-    row = connection.execute(
-        select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
-    ).mappings().first()
+    row = (
+        connection.execute(
+            select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return False
     connection.execute(
@@ -273,9 +281,13 @@ def list_feedback(
 
 def get_feedback(connection: Connection, project: str, event_id: str) -> dict[str, Any] | None:
     """One current event with its past versions under `history` (newest first)."""
-    row = connection.execute(
-        select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
-    ).mappings().first()
+    row = (
+        connection.execute(
+            select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     event = row_to_event(row)

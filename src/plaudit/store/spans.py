@@ -27,7 +27,9 @@ _SPAN_COLUMNS = (
 )  # fmt: skip
 
 
-def upsert(connection: Connection, table: Any, keys: Sequence[str], update_columns: Sequence[str]) -> Any:
+def upsert(
+    connection: Connection, table: Any, keys: Sequence[str], update_columns: Sequence[str]
+) -> Any:
     """An INSERT that updates `update_columns` when a row with the same `keys` exists."""
     dialect = connection.dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -76,11 +78,15 @@ class StoreSpans(WriteOp[int]):
         return [len(op.records) for op in ops]
 
 
-def _pending(connection: Connection, project: str, column: Any, values: Iterable[str], *extra: Any) -> list[Any]:
+def _pending(
+    connection: Connection, project: str, column: Any, values: Iterable[str], *extra: Any
+) -> list[Any]:
     found: list[Any] = []
     items = sorted(set(values))
     for start in range(0, len(items), CHUNK):
-        query = select(feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.conversation_id).where(
+        query = select(
+            feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.conversation_id
+        ).where(
             feedback.c.project == project,
             feedback.c.link_status == LinkStatus.PENDING.value,
             column.in_(items[start : start + CHUNK]),
@@ -90,7 +96,9 @@ def _pending(connection: Connection, project: str, column: Any, values: Iterable
     return found
 
 
-def link_waiting_feedback(connection: Connection, project: str, span_rows: Sequence[dict[str, Any]]) -> int:
+def link_waiting_feedback(
+    connection: Connection, project: str, span_rows: Sequence[dict[str, Any]]
+) -> int:
     """Mark pending feedback about these spans (or their traces/conversations) linked."""
     by_span: dict[str, list[dict[str, Any]]] = {}
     for row in span_rows:
@@ -98,16 +106,26 @@ def link_waiting_feedback(connection: Connection, project: str, span_rows: Seque
     traces = {row["trace_id"] for row in span_rows}
     conversations = {row["conversation_id"] for row in span_rows if row["conversation_id"]}
     changes = []
-    for event_id, trace_id, span_id, _ in _pending(connection, project, feedback.c.span_id, by_span):
+    for event_id, trace_id, span_id, _ in _pending(
+        connection, project, feedback.c.span_id, by_span
+    ):
         for span in by_span[span_id]:
             if trace_id is None or trace_id == span["trace_id"]:
-                changes.append(_link_change(event_id, span["trace_id"], span["capability"], span["step"]))
+                changes.append(
+                    _link_change(event_id, span["trace_id"], span["capability"], span["step"])
+                )
                 break
-    for event_id, *_ in _pending(connection, project, feedback.c.trace_id, traces, feedback.c.span_id.is_(None)):
+    for event_id, *_ in _pending(
+        connection, project, feedback.c.trace_id, traces, feedback.c.span_id.is_(None)
+    ):
         changes.append(_link_change(event_id, None, None, None))
     for event_id, *_ in _pending(
-        connection, project, feedback.c.conversation_id, conversations,
-        feedback.c.span_id.is_(None), feedback.c.trace_id.is_(None),
+        connection,
+        project,
+        feedback.c.conversation_id,
+        conversations,
+        feedback.c.span_id.is_(None),
+        feedback.c.trace_id.is_(None),
     ):
         changes.append(_link_change(event_id, None, None, None))
     if changes:
@@ -125,8 +143,15 @@ def link_waiting_feedback(connection: Connection, project: str, span_rows: Seque
     return len(changes)
 
 
-def _link_change(event_id: str, trace_id: str | None, capability: str | None, step: str | None) -> dict[str, Any]:
-    return {"event_id": event_id, "span_trace": trace_id, "span_capability": capability, "span_step": step}
+def _link_change(
+    event_id: str, trace_id: str | None, capability: str | None, step: str | None
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "span_trace": trace_id,
+        "span_capability": capability,
+        "span_step": step,
+    }
 
 
 class LinkAllPending(WriteOp[int]):
@@ -135,7 +160,9 @@ class LinkAllPending(WriteOp[int]):
     def apply(self, connection: Connection) -> int:
         linked = 0
         projects = connection.scalars(
-            select(feedback.c.project).where(feedback.c.link_status == LinkStatus.PENDING.value).distinct()
+            select(feedback.c.project)
+            .where(feedback.c.link_status == LinkStatus.PENDING.value)
+            .distinct()
         ).all()
         for project in projects:
             span_ids = connection.scalars(
@@ -149,8 +176,16 @@ class LinkAllPending(WriteOp[int]):
                 dict(row)
                 for start in range(0, len(span_ids), CHUNK)
                 for row in connection.execute(
-                    select(spans.c.trace_id, spans.c.span_id, spans.c.capability, spans.c.step, spans.c.conversation_id)
-                    .where(spans.c.project == project, spans.c.span_id.in_(span_ids[start : start + CHUNK]))
+                    select(
+                        spans.c.trace_id,
+                        spans.c.span_id,
+                        spans.c.capability,
+                        spans.c.step,
+                        spans.c.conversation_id,
+                    ).where(
+                        spans.c.project == project,
+                        spans.c.span_id.in_(span_ids[start : start + CHUNK]),
+                    )
                 ).mappings()
             ]
             linked += link_waiting_feedback(connection, project, rows)
@@ -159,16 +194,26 @@ class LinkAllPending(WriteOp[int]):
 
 def get_trace(connection: Connection, project: str, trace_id: str) -> dict[str, Any] | None:
     """The trace as a tree of spans, each with its enrichment and the feedback about it."""
-    rows = connection.execute(
-        select(spans).where(spans.c.project == project, spans.c.trace_id == trace_id)
-        .order_by(spans.c.start_time_ns)
-    ).mappings().all()
+    rows = (
+        connection.execute(
+            select(spans)
+            .where(spans.c.project == project, spans.c.trace_id == trace_id)
+            .order_by(spans.c.start_time_ns)
+        )
+        .mappings()
+        .all()
+    )
     if not rows:
         return None
-    events = connection.execute(
-        select(feedback).where(feedback.c.project == project, feedback.c.trace_id == trace_id)
-        .order_by(feedback.c.timestamp)
-    ).mappings().all()
+    events = (
+        connection.execute(
+            select(feedback)
+            .where(feedback.c.project == project, feedback.c.trace_id == trace_id)
+            .order_by(feedback.c.timestamp)
+        )
+        .mappings()
+        .all()
+    )
     enrichments = {
         row["span_id"]: row
         for row in connection.execute(
@@ -178,11 +223,15 @@ def get_trace(connection: Connection, project: str, trace_id: str) -> dict[str, 
             )
         ).mappings()
     }
-    trace_extra = connection.execute(
-        select(trace_enrichments).where(
-            trace_enrichments.c.project == project, trace_enrichments.c.trace_id == trace_id
+    trace_extra = (
+        connection.execute(
+            select(trace_enrichments).where(
+                trace_enrichments.c.project == project, trace_enrichments.c.trace_id == trace_id
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return _tree(trace_id, rows, events, enrichments, trace_extra)
 
 
@@ -200,17 +249,22 @@ def _span_json(row: Any, enrichment: Any) -> dict[str, Any]:
     return span
 
 
-def _tree(trace_id: str, rows: Sequence[Any], events: Sequence[Any], enrichments: dict[str, Any], trace_extra: Any) -> dict[str, Any]:
+def _tree(
+    trace_id: str,
+    rows: Sequence[Any],
+    events: Sequence[Any],
+    enrichments: dict[str, Any],
+    trace_extra: Any,
+) -> dict[str, Any]:
     by_id = {row["span_id"]: _span_json(row, enrichments.get(row["span_id"])) for row in rows}
-    roots = []
+    roots: list[dict[str, Any]] = []
     for span in by_id.values():
         parent = by_id.get(span["parent_span_id"] or "")
         (parent["children"] if parent is not None else roots).append(span)
-    trace_feedback = []
+    trace_feedback: list[dict[str, Any]] = []
     for row in events:
-        event = row_to_event(row)
-        span = by_id.get(row["span_id"] or "")
-        (span["feedback"] if span is not None else trace_feedback).append(event)
+        owner = by_id.get(row["span_id"] or "")
+        (owner["feedback"] if owner is not None else trace_feedback).append(row_to_event(row))
     return {
         "trace_id": trace_id,
         "spans": roots,

@@ -78,9 +78,11 @@ def revoke_token(connection: Connection, token_id: str, project: str | None = No
 
 def principal_for(connection: Connection, secret: str) -> Principal | None:
     """The live token matching `secret`, as a principal; None if unknown or revoked."""
-    row = connection.execute(
-        select(tokens).where(tokens.c.token_hash == hash_token(secret))
-    ).mappings().first()
+    row = (
+        connection.execute(select(tokens).where(tokens.c.token_hash == hash_token(secret)))
+        .mappings()
+        .first()
+    )
     if row is None or row["revoked_at"] is not None:
         return None
     return Principal(

@@ -1,13 +1,14 @@
 """Group commit: one writer thread turns many concurrent requests into one durable transaction.
 
-Every write is a `WriteOp`. Callers enqueue ops and await a future; the writer drains what is queued,
-applies it in a single transaction, commits (an fsync on SQLite), and only then resolves each
-caller's future. Under load a commit carries hundreds of requests, so durability costs one fsync per
-group instead of one per request. Consecutive ops of the same type may be applied together
-(`apply_group`), which is how feedback from many requests becomes one bulk insert.
+Every write is a `WriteOp`. Callers enqueue ops and await a future; the writer drains what is
+queued, applies it in a single transaction, commits (an fsync on SQLite), and only then
+resolves each caller's future. Under load a commit carries hundreds of requests, so durability
+costs one fsync per group instead of one per request. Consecutive ops of the same type may be
+applied together (`apply_group`), which is how feedback from many requests becomes one bulk
+insert.
 
-If a group fails, it is rolled back and each op is retried alone, so one bad op fails only its own
-caller.
+If a group fails, it is rolled back and each op is retried alone, so one bad op fails only its
+own caller.
 """
 
 import asyncio

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, delete, get, post, put
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from plaudit.core.access import Principal, Scope
 from plaudit.core.configs import FeedbackConfig
@@ -14,10 +14,18 @@ from plaudit.errors import BadRequest, NotFound, ValidationFailed
 from plaudit.server.api.feedback import JSON, state_of
 from plaudit.server.auth import authenticate, require
 from plaudit.store.configs import delete_config, list_configs, put_config
-from plaudit.store.tokens import create_token, ensure_project, list_projects, list_tokens, revoke_token
+from plaudit.store.tokens import (
+    create_token,
+    ensure_project,
+    list_projects,
+    list_tokens,
+    revoke_token,
+)
 from plaudit.store.writer import Call
 
-ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+ProjectName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+]
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,7 +72,9 @@ async def get_projects(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @post("/v1/projects", summary="Create a project", tags=["admin"], status_code=201)
-async def post_project(request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="ProjectIn")]) -> dict[str, str]:
+async def post_project(
+    request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="ProjectIn")]
+) -> dict[str, str]:
     """Creates the project if it does not exist."""
     await _admin(request)
     project: ProjectIn = _decode(data, ProjectIn)
@@ -86,8 +96,15 @@ async def get_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(msgspec.json.encode({"items": items, "next_cursor": None}), media_type=JSON)
 
 
-@post("/v1/tokens", summary="Create a token; its secret is in this answer only", tags=["admin"], status_code=201)
-async def post_token(request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="TokenIn")]) -> dict[str, Any]:
+@post(
+    "/v1/tokens",
+    summary="Create a token; its secret is in this answer only",
+    tags=["admin"],
+    status_code=201,
+)
+async def post_token(
+    request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="TokenIn")]
+) -> dict[str, Any]:
     """A `feedback:write`-only token is browser-safe (`pk_`); any other is secret (`sk_`)."""
     state = state_of(request)
     principal = await _admin(request)
@@ -101,7 +118,7 @@ async def post_token(request: Request[Any, Any, Any], data: Annotated[bytes, Bod
 
 
 @delete("/v1/tokens/{token_id:str}", summary="Revoke a token", tags=["admin"], status_code=204)
-async def delete_token(request: Request[Any, Any, Any], token_id: str) -> None:
+async def delete_token(request: Request[Any, Any, Any], token_id: FromPath[str]) -> None:
     """The token stops working at once on this server (within seconds elsewhere)."""
     state = state_of(request)
     principal = await _admin(request)
@@ -126,7 +143,11 @@ async def get_configs(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @put("/v1/feedback-configs/{name:str}", summary="Declare a feedback name", tags=["admin"])
-async def put_feedback_config(request: Request[Any, Any, Any], name: str, data: Annotated[bytes, Body(title="FeedbackConfig")]) -> Response[bytes]:
+async def put_feedback_config(
+    request: Request[Any, Any, Any],
+    name: FromPath[str],
+    data: Annotated[bytes, Body(title="FeedbackConfig")],
+) -> Response[bytes]:
     """Create or replace the config; later feedback with this name is checked against it."""
     state = state_of(request)
     principal = await _admin(request)
@@ -135,7 +156,9 @@ async def put_feedback_config(request: Request[Any, Any, Any], name: str, data: 
         raw.setdefault("name", name)
     config: FeedbackConfig = _decode(msgspec.json.encode(raw), FeedbackConfig)
     if config.name != name:
-        raise ValidationFailed("name mismatch", issues=[Issue("/name", "must match the name in the path")])
+        raise ValidationFailed(
+            "name mismatch", issues=[Issue("/name", "must match the name in the path")]
+        )
     if problem := config.problem_with_itself():
         raise ValidationFailed(problem, issues=[Issue("/", problem)])
     await state.writer.write(Call(lambda c: put_config(c, principal.project, config)))
@@ -143,8 +166,13 @@ async def put_feedback_config(request: Request[Any, Any, Any], name: str, data: 
     return Response(msgspec.json.encode(config), media_type=JSON)
 
 
-@delete("/v1/feedback-configs/{name:str}", summary="Remove a feedback config", tags=["admin"], status_code=204)
-async def delete_feedback_config(request: Request[Any, Any, Any], name: str) -> None:
+@delete(
+    "/v1/feedback-configs/{name:str}",
+    summary="Remove a feedback config",
+    tags=["admin"],
+    status_code=204,
+)
+async def delete_feedback_config(request: Request[Any, Any, Any], name: FromPath[str]) -> None:
     """Feedback with this name is then accepted and inferred like any undeclared name."""
     state = state_of(request)
     principal = await _admin(request)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import Source
@@ -18,7 +18,13 @@ from plaudit.ingest.feedback import Checked, check_items, decode_body
 from plaudit.server.auth import authenticate, require
 from plaudit.server.metrics import FEEDBACK_EVENTS
 from plaudit.server.state import ServerState
-from plaudit.store.feedback import DeleteFeedback, Status, StoreFeedback, get_feedback, list_feedback
+from plaudit.store.feedback import (
+    DeleteFeedback,
+    Status,
+    StoreFeedback,
+    get_feedback,
+    list_feedback,
+)
 from plaudit.store.writer import WriterBusy
 
 JSON = "application/json"
@@ -46,7 +52,9 @@ async def _load_configs(state: ServerState, projects: set[str]) -> None:
         await anyio.to_thread.run_sync(state.configs.load, project)
 
 
-async def _store(state: ServerState, checked: Checked, principal: Principal, now: datetime) -> dict[int, Status]:
+async def _store(
+    state: ServerState, checked: Checked, principal: Principal, now: datetime
+) -> dict[int, Status]:
     by_project: dict[str, list[tuple[int, Any]]] = {}
     for index, project, event in checked.events:
         by_project.setdefault(project, []).append((index, event))
@@ -54,10 +62,13 @@ async def _store(state: ServerState, checked: Checked, principal: Principal, now
     try:
         for project, entries in by_project.items():
             op = StoreFeedback(project, [e for _, e in entries], now, principal.token_id)
-            for (index, _), status in zip(entries, await state.writer.write(op), strict=True):
+            stored: list[Status] = await state.writer.write(op)
+            for (index, _), status in zip(entries, stored, strict=True):
                 statuses[index] = status
     except WriterBusy as busy:
-        raise Unavailable(f"the server is catching up ({busy}); retry shortly", retry_after=1) from None
+        raise Unavailable(
+            f"the server is catching up ({busy}); retry shortly", retry_after=1
+        ) from None
     return statuses
 
 
@@ -69,7 +80,10 @@ async def _store(state: ServerState, checked: Checked, principal: Principal, now
     request_max_body_size=None,
 )
 async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Store feedback durably, then answer each item's result (created/duplicate/revised/rejected)."""
+    """Store feedback durably, then answer each item's result.
+
+    Results are `created`, `duplicate`, `revised` or `rejected` (with the reason).
+    """
     state = state_of(request)
     raw = await request.body()
     body = decode_body(raw, request.headers.get("content-type"))
@@ -93,7 +107,9 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
     for index in range(len(body.items)):
         if index in checked.rejected:
             issues = checked.rejected[index]
-            results.append({"id": _raw_id(body.items[index]), "status": "rejected", "error": _error(issues)})
+            results.append(
+                {"id": _raw_id(body.items[index]), "status": "rejected", "error": _error(issues)}
+            )
             FEEDBACK_EVENTS.labels("rejected").inc()
         else:
             results.append({"id": ids[index], "status": statuses[index]})
@@ -102,7 +118,9 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 def _named_projects(items: list[Any]) -> set[str]:
-    return {i["project"] for i in items if isinstance(i, dict) and isinstance(i.get("project"), str)}
+    return {
+        i["project"] for i in items if isinstance(i, dict) and isinstance(i.get("project"), str)
+    }
 
 
 def _raw_id(item: Any) -> Any:
@@ -124,7 +142,9 @@ def encode_cursor(position: tuple[int, str]) -> str:
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """The listing position of a cursor; BadRequest if it is not one of ours."""
     try:
-        at, last_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        at, last_id = msgspec.json.decode(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
         if isinstance(at, int) and isinstance(last_id, str):
             return at, last_id
     except (binascii.Error, msgspec.DecodeError, ValueError, TypeError):
@@ -147,21 +167,21 @@ def _when(name: str, value: str | None) -> datetime | None:
 @get("/v1/feedback", summary="List feedback, newest first", tags=["feedback"])
 async def list_feedback_events(
     request: Request[Any, Any, Any],
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    name: str | None = None,
-    capability: str | None = None,
-    step: str | None = None,
-    kind: str | None = None,
-    source: str | None = None,
-    user_id: str | None = None,
-    trace_id: str | None = None,
-    span_id: str | None = None,
-    conversation_id: str | None = None,
-    link_status: str | None = None,
-    signal_type: str | None = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    cursor: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    name: FromQuery[str | None] = None,
+    capability: FromQuery[str | None] = None,
+    step: FromQuery[str | None] = None,
+    kind: FromQuery[str | None] = None,
+    source: FromQuery[str | None] = None,
+    user_id: FromQuery[str | None] = None,
+    trace_id: FromQuery[str | None] = None,
+    span_id: FromQuery[str | None] = None,
+    conversation_id: FromQuery[str | None] = None,
+    link_status: FromQuery[str | None] = None,
+    signal_type: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     """Filters are exact matches; `since`/`until` bound `timestamp`."""
     state = state_of(request)
@@ -186,11 +206,17 @@ async def list_feedback_events(
 
     page = await anyio.to_thread.run_sync(read)
     next_cursor = encode_cursor(page.next_cursor) if page.next_cursor else None
-    return Response(msgspec.json.encode({"items": page.items, "next_cursor": next_cursor}), media_type=JSON)
+    return Response(
+        msgspec.json.encode({"items": page.items, "next_cursor": next_cursor}), media_type=JSON
+    )
 
 
-@get("/v1/feedback/{event_id:str}", summary="One feedback event with its history", tags=["feedback"])
-async def get_feedback_event(request: Request[Any, Any, Any], event_id: str) -> Response[bytes]:
+@get(
+    "/v1/feedback/{event_id:str}", summary="One feedback event with its history", tags=["feedback"]
+)
+async def get_feedback_event(
+    request: Request[Any, Any, Any], event_id: FromPath[str]
+) -> Response[bytes]:
     """The current version and, under `history`, the past ones."""
     state = state_of(request)
     principal = await authenticate(request, state)
@@ -206,8 +232,13 @@ async def get_feedback_event(request: Request[Any, Any, Any], event_id: str) -> 
     return Response(msgspec.json.encode(event), media_type=JSON)
 
 
-@delete("/v1/feedback/{event_id:str}", summary="Delete a feedback event", tags=["feedback"], status_code=204)
-async def delete_feedback_event(request: Request[Any, Any, Any], event_id: str) -> None:
+@delete(
+    "/v1/feedback/{event_id:str}",
+    summary="Delete a feedback event",
+    tags=["feedback"],
+    status_code=204,
+)
+async def delete_feedback_event(request: Request[Any, Any, Any], event_id: FromPath[str]) -> None:
     """Removes the event; its last version stays in the history (secret tokens only)."""
     state = state_of(request)
     principal = await authenticate(request, state)

@@ -6,6 +6,7 @@ from typing import Any
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, patch, post
+from litestar.params import FromPath
 
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
@@ -29,12 +30,26 @@ def _otlp_error(error: PlauditError | otlp.OtlpError, media: str) -> Response[by
     message = error.detail if isinstance(error, PlauditError) else error.message
     retry = error.retry_after
     headers = {"retry-after": str(retry)} if retry else None
-    return Response(otlp.encode_status(status, message, media), status_code=status, media_type=media, headers=headers)
+    return Response(
+        otlp.encode_status(status, message, media),
+        status_code=status,
+        media_type=media,
+        headers=headers,
+    )
 
 
-@post("/v1/traces", summary="OTLP/HTTP trace receiver (protobuf or JSON, gzip)", tags=["traces"], status_code=200, request_max_body_size=limits.MAX_OTLP_BODY_BYTES)
+@post(
+    "/v1/traces",
+    summary="OTLP/HTTP trace receiver (protobuf or JSON, gzip)",
+    tags=["traces"],
+    status_code=200,
+    request_max_body_size=limits.MAX_OTLP_BODY_BYTES,
+)
 async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Spans are queryable when this answers; errors are `google.rpc.Status` in the request's encoding."""
+    """Spans are queryable when this answers.
+
+    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires.
+    """
     state = state_of(request)
     content_type = request.headers.get("content-type")
     try:
@@ -46,7 +61,11 @@ async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
         require(principal, Scope.TRACES_WRITE)
         body = await request.body()
         decoded = await anyio.to_thread.run_sync(
-            otlp.decode_export, body, content_type, request.headers.get("content-encoding"), limits.MAX_OTLP_BODY_BYTES
+            otlp.decode_export,
+            body,
+            content_type,
+            request.headers.get("content-encoding"),
+            limits.MAX_OTLP_BODY_BYTES,
         )
         await _store_export(state, principal, decoded)
     except (PlauditError, otlp.OtlpError) as error:
@@ -56,14 +75,18 @@ async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(otlp.encode_success(decoded, media), media_type=media)
 
 
-async def _store_export(state: ServerState, principal: Principal, decoded: otlp.DecodedExport) -> None:
+async def _store_export(
+    state: ServerState, principal: Principal, decoded: otlp.DecodedExport
+) -> None:
     now = datetime.now(UTC)
     events = _evaluation_events(decoded.evaluations, now)
     try:
         if decoded.spans:
             await state.writer.write(StoreSpans(principal.project, decoded.spans, now))
         if events:
-            await state.writer.write(StoreFeedback(principal.project, events, now, principal.token_id))
+            await state.writer.write(
+                StoreFeedback(principal.project, events, now, principal.token_id)
+            )
     except WriterBusy as busy:
         raise Unavailable(f"the server is catching up ({busy})", retry_after=1) from None
 
@@ -72,21 +95,29 @@ def _evaluation_events(raw_events: list[dict[str, Any]], now: datetime) -> list[
     """gen_ai.evaluation.result span events that make valid feedback (others are skipped)."""
     events = []
     for raw in raw_events:
-        result = validate_feedback(raw, pointer="", now=now, configs={}, forced_source=Source.EVALUATOR)
+        result = validate_feedback(
+            raw, pointer="", now=now, configs={}, forced_source=Source.EVALUATOR
+        )
         if isinstance(result, FeedbackEvent):
             events.append(result)
     return events
 
 
-@get("/v1/traces/{trace_id:str}", summary="A trace as a span tree with its feedback", tags=["traces"])
-async def get_trace_tree(request: Request[Any, Any, Any], trace_id: str) -> Response[bytes]:
+@get(
+    "/v1/traces/{trace_id:str}", summary="A trace as a span tree with its feedback", tags=["traces"]
+)
+async def get_trace_tree(
+    request: Request[Any, Any, Any], trace_id: FromPath[str]
+) -> Response[bytes]:
     """Root spans, each with `children`, attributes, events, status, timings and `feedback`."""
     state = state_of(request)
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
     trace_id = trace_id.lower()
     if not is_trace_id(trace_id):
-        raise ValidationFailed("not a trace id", issues=[Issue("/trace_id", "must be 32 hex characters, not all zero")])
+        raise ValidationFailed(
+            "not a trace id", issues=[Issue("/trace_id", "must be 32 hex characters, not all zero")]
+        )
 
     def read() -> Any:
         with state.engine.connect() as connection:
@@ -122,7 +153,16 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
     except (msgspec.DecodeError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None
     event = _enrichment_event(target, target_id, patch_in, principal)
-    op = Enrich(principal.project, target, target_id, patch_in.attributes, patch_in.tags, patch_in.feedback, event, principal.token_id)
+    op = Enrich(
+        principal.project,
+        target,
+        target_id,
+        patch_in.attributes,
+        patch_in.tags,
+        patch_in.feedback,
+        event,
+        principal.token_id,
+    )
     try:
         result = await state.writer.write(op)
     except WriterBusy:
@@ -130,7 +170,9 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
     return Response(msgspec.json.encode(result), media_type=JSON)
 
 
-def _enrichment_event(target: str, target_id: str, patch_in: EnrichmentIn, principal: Principal) -> FeedbackEvent | None:
+def _enrichment_event(
+    target: str, target_id: str, patch_in: EnrichmentIn, principal: Principal
+) -> FeedbackEvent | None:
     if not patch_in.feedback:
         return None
     raw: dict[str, Any] = {
@@ -150,24 +192,32 @@ def _enrichment_event(target: str, target_id: str, patch_in: EnrichmentIn, princ
         configs={},
     )
     if isinstance(result, list):
-        issues = [Issue(i.pointer.replace("/value", "/feedback", 1), i.message, i.limit) for i in result]
+        issues = [
+            Issue(i.pointer.replace("/value", "/feedback", 1), i.message, i.limit) for i in result
+        ]
         raise ValidationFailed("invalid enrichment", issues=issues)
     return result
 
 
-@patch("/v1/traces/{trace_id:str}", summary="Enrich a trace (merge, never overwrite)", tags=["traces"])
-async def patch_trace(request: Request[Any, Any, Any], trace_id: str) -> Response[bytes]:
+@patch(
+    "/v1/traces/{trace_id:str}", summary="Enrich a trace (merge, never overwrite)", tags=["traces"]
+)
+async def patch_trace(request: Request[Any, Any, Any], trace_id: FromPath[str]) -> Response[bytes]:
     """Deep-merge feedback, merge attributes, add tags."""
     trace_id = trace_id.lower()
     if not is_trace_id(trace_id):
-        raise ValidationFailed("not a trace id", issues=[Issue("/trace_id", "must be 32 hex characters, not all zero")])
+        raise ValidationFailed(
+            "not a trace id", issues=[Issue("/trace_id", "must be 32 hex characters, not all zero")]
+        )
     return await _enrich(request, "trace", trace_id)
 
 
 @patch("/v1/spans/{span_id:str}", summary="Enrich a span (merge, never overwrite)", tags=["traces"])
-async def patch_span(request: Request[Any, Any, Any], span_id: str) -> Response[bytes]:
+async def patch_span(request: Request[Any, Any, Any], span_id: FromPath[str]) -> Response[bytes]:
     """Deep-merge feedback, merge attributes, add tags."""
     span_id = span_id.lower()
     if not is_span_id(span_id):
-        raise ValidationFailed("not a span id", issues=[Issue("/span_id", "must be 16 hex characters, not all zero")])
+        raise ValidationFailed(
+            "not a span id", issues=[Issue("/span_id", "must be 16 hex characters, not all zero")]
+        )
     return await _enrich(request, "span", span_id)

@@ -1,0 +1,137 @@
+"""Shared fixtures: every store test runs on SQLite and on the real PostgreSQL, against a real
+server listening on loopback.
+
+`--db sqlite|postgresql|both` (default both) picks the stores. PostgreSQL runs are isolated in a
+schema of their own, dropped afterwards.
+"""
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from plaudit.core.access import Scope
+from plaudit.server.app import create_app
+from plaudit.settings import Settings
+from plaudit.store.database import create_database_engine
+from plaudit.store.migrate import upgrade
+from plaudit.store.tokens import create_token
+
+POSTGRES = os.environ.get("PLAUDIT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default="both", choices=["sqlite", "postgresql", "both"])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dialect" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--db")
+        dialects = ["sqlite", "postgresql"] if chosen == "both" else [chosen]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            dialects = [d for d in dialects if d == "postgresql"]
+        metafunc.parametrize("dialect", dialects, scope="module")
+
+
+@pytest.fixture(scope="module")
+def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database of the dialect."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'plaudit.db'}"
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(POSTGRES)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """A Plaudit server on loopback, with tokens of each kind for its `default` project."""
+
+    url: str
+    database_url: str
+    admin_token: str
+    browser_token: str
+    otlp_token: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token or self.admin_token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def make_tokens(database_url: str) -> tuple[str, str, str]:
+    engine = create_database_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        admin = create_token(connection, "default", frozenset({Scope.ADMIN}), "tests")[1]
+        browser = create_token(connection, "default", frozenset({Scope.FEEDBACK_WRITE}), "browser")[1]
+        otlp = create_token(connection, "default", frozenset({Scope.TRACES_WRITE}), "otlp")[1]
+    engine.dispose()
+    return admin, browser, otlp
+
+
+def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return server, thread
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    """A real server on loopback over the module's database."""
+    admin, browser, otlp = make_tokens(database_url)
+    port = free_port()
+    settings = Settings(
+        database_url=database_url, port=port, cors_origins=("http://allowed.example",)
+    )
+    server, thread = start_server(settings)
+    yield LiveServer(f"http://127.0.0.1:{port}", database_url, admin, browser, otlp)
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture
+def api(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client holding the admin token."""
+    with live_server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique string, so tests sharing a server never collide."""
+    return secrets.token_hex(4)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,94 @@
+"""POST/GET/DELETE /v1/feedback against a real server, on both stores."""
+
+import httpx
+
+from tests.conftest import LiveServer
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def post(api: httpx.Client, body: object) -> httpx.Response:
+    return api.post("/v1/feedback", json=body)
+
+
+def test_created_then_duplicate_then_revised_with_history(api: httpx.Client, unique: str) -> None:
+    event = {"id": f"e-{unique}", "name": "response-quality", "trace_id": TRACE, "value": "up"}
+    assert post(api, event).json() == {"results": [{"id": f"e-{unique}", "status": "created"}]}
+    assert post(api, event).json()["results"][0]["status"] == "duplicate"
+    changed = {**event, "value": "down", "comment": "wrong answer"}
+    assert post(api, changed).json()["results"][0]["status"] == "revised"
+
+    stored = api.get(f"/v1/feedback/e-{unique}").json()
+    assert stored["value"] == -1 and stored["kind"] == "thumb"
+    assert stored["comment"] == "wrong answer"
+    assert stored["revision"] == 2
+    assert [h["content"]["value"] for h in stored["history"]] == [1]
+
+
+def test_batch_rejects_only_bad_items(api: httpx.Client, unique: str) -> None:
+    body = {
+        "feedback": [
+            {"id": f"a-{unique}", "name": "stars", "trace_id": TRACE, "value": 4},
+            {"id": f"b-{unique}", "name": "stars", "trace_id": "xyz", "value": 4},
+            {"id": f"c-{unique}", "name": "copied", "span_id": "00f067aa0ba902b7"},
+        ]
+    }
+    results = post(api, body).json()["results"]
+    assert [r["status"] for r in results] == ["created", "rejected", "created"]
+    assert results[1]["error"]["errors"][0]["pointer"] == "/feedback/1/trace_id"
+    copied = api.get(f"/v1/feedback/c-{unique}").json()
+    assert copied["kind"] == "signal" and copied["implicit"] is True
+
+
+def test_single_invalid_event_is_422_with_pointer(api: httpx.Client) -> None:
+    response = post(api, {"name": "q", "trace_id": TRACE, "value": "sideways", "kind": "thumb"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == "/value"
+
+
+def test_delete_keeps_history_and_is_refused_to_browser_tokens(
+    live_server: LiveServer, api: httpx.Client, unique: str
+) -> None:
+    post(api, {"id": f"d-{unique}", "name": "q", "trace_id": TRACE, "value": True})
+    with live_server.client(live_server.browser_token) as browser:
+        assert browser.delete(f"/v1/feedback/d-{unique}").status_code == 403
+    assert api.delete(f"/v1/feedback/d-{unique}").status_code == 204
+    assert api.get(f"/v1/feedback/d-{unique}").status_code == 404
+    assert api.delete(f"/v1/feedback/d-{unique}").status_code == 404
+
+
+def test_list_filters_and_paginates(api: httpx.Client, unique: str) -> None:
+    name = f"page-{unique}"
+    events = [
+        {"id": f"p{i}-{unique}", "name": name, "trace_id": TRACE, "value": i,
+         "timestamp": f"2026-01-01T00:00:{i:02d}Z"}
+        for i in range(7)
+    ]  # fmt: skip
+    post(api, {"feedback": events})
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"name": name, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/v1/feedback", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"p{i}-{unique}" for i in reversed(range(7))]
+    since = api.get("/v1/feedback", params={"name": name, "since": "2026-01-01T00:00:05Z"})
+    assert [i["value"] for i in since.json()["items"]] == [6, 5]
+
+
+def test_beacon_body_carries_its_token(live_server: LiveServer, unique: str) -> None:
+    body = (
+        '{"token": "%s", "id": "beacon-%s", "name": "q", "trace_id": "%s", "value": "up",'
+        ' "source": "annotator"}'
+    ) % (live_server.browser_token, unique, TRACE)
+    response = httpx.post(
+        f"{live_server.url}/v1/feedback", content=body, headers={"content-type": "text/plain"}
+    )
+    assert response.json()["results"][0]["status"] == "created"
+    with live_server.client() as api:
+        stored = api.get(f"/v1/feedback/beacon-{unique}").json()
+    assert stored["source"] == "end_user"  # browser tokens always write end-user feedback
