@@ -59,8 +59,9 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
         values["host"] = host
     if port := env.get("PLAUDIT_PORT"):
         values["port"] = int(port)
-    if (dev := env.get("PLAUDIT_DEV")) is not None:
-        values["dev"] = dev.strip().lower() in _TRUE
+    for flag in ("dev", "access_log", "demo"):
+        if (text := env.get(f"PLAUDIT_{flag.upper()}")) is not None:
+            values[flag] = text.strip().lower() in _TRUE
     if origins := env.get("PLAUDIT_CORS_ORIGINS"):
         values["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
     if level := env.get("PLAUDIT_LOG_LEVEL"):

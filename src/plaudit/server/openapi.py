@@ -1,0 +1,102 @@
+"""The OpenAPI document, completed with the request bodies our raw-body handlers read.
+
+Ingest handlers read raw bytes (to validate item by item and to accept sendBeacon bodies), so the
+framework cannot see their body types; we add them here from the msgspec types that define them.
+`python -m plaudit.server.openapi` writes docs/openapi.json and docs/api.md; a test keeps both
+current.
+"""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from plaudit.core.configs import FeedbackConfig
+from plaudit.core.feedback import FeedbackIn
+from plaudit.server.api.admin import ProjectIn, TokenIn
+from plaudit.server.api.traces import EnrichmentIn
+
+
+class FeedbackBatch(msgspec.Struct):
+    """Up to 1,000 events (5 MiB); `token` only for sendBeacon bodies."""
+
+    feedback: list[FeedbackIn]
+    token: str | None = None
+
+
+BODIES: dict[tuple[str, str], Any] = {
+    ("/v1/feedback", "post"): FeedbackIn,
+    ("/v1/traces/{trace_id}", "patch"): EnrichmentIn,
+    ("/v1/spans/{span_id}", "patch"): EnrichmentIn,
+    ("/v1/tokens", "post"): TokenIn,
+    ("/v1/projects", "post"): ProjectIn,
+    ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
+}
+
+
+def complete(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the JSON request bodies (and their component schemas) to `document`."""
+    types = [*BODIES.values(), FeedbackBatch]
+    found, components = msgspec.json.schema_components(
+        types, ref_template="#/components/schemas/{name}"
+    )
+    document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    schemas = [{"oneOf": [found[0], found[-1]]}, *found[1:]]
+    for (path, method), schema in zip(BODIES, schemas, strict=False):
+        operation = document.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schema}},
+            }
+    feedback_post = document.get("paths", {}).get("/v1/feedback", {}).get("post")
+    if feedback_post is not None:
+        content = feedback_post["requestBody"]["content"]
+        content["text/plain"] = {"schema": content["application/json"]["schema"]}
+    return document
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """A readable API reference generated from the document."""
+    lines = [
+        "# API reference",
+        "",
+        "Generated from the OpenAPI document (`docs/openapi.json`, served at `/openapi.json`) by",
+        "`python -m plaudit.server.openapi`; do not edit by hand. Conventions, errors and limits",
+        "are described in [conventions](api-conventions.md).",
+        "",
+    ]
+    for path, operations in sorted(document["paths"].items()):
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            lines += [f"## `{method.upper()} {path}`", "", operation.get("summary", ""), ""]
+            if description := operation.get("description"):
+                lines += [description.strip(), ""]
+            params = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+            if params:
+                lines.append(
+                    "Query parameters: " + ", ".join(f"`{p['name']}`" for p in params) + "."
+                )
+                lines.append("")
+            if body := operation.get("requestBody"):
+                media = ", ".join(f"`{m}`" for m in body["content"])
+                lines += [f"Request body: {media}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(directory: Path) -> None:
+    """Write openapi.json and api.md into `directory`."""
+    from plaudit.server.app import create_app
+    from plaudit.settings import Settings
+
+    document = complete(create_app(Settings()).openapi_schema.to_schema())
+    directory.mkdir(parents=True, exist_ok=True)
+    encoded = msgspec.json.format(msgspec.json.encode(document), indent=2)
+    (directory / "openapi.json").write_bytes(encoded + b"\n")
+    (directory / "api.md").write_text(markdown(document))
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs"))
