@@ -5,7 +5,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, delete, get, post, put
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 
 from plaudit.core.access import Principal, Scope
 from plaudit.core.configs import FeedbackConfig
@@ -73,11 +73,11 @@ async def get_projects(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @post("/v1/projects", summary="Create a project", tags=["admin"], status_code=201)
 async def post_project(
-    request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="ProjectIn")]
+    request: Request[Any, Any, Any],
 ) -> dict[str, str]:
     """Creates the project if it does not exist."""
     await _admin(request)
-    project: ProjectIn = _decode(data, ProjectIn)
+    project: ProjectIn = _decode(await request.body(), ProjectIn)
     await state_of(request).writer.write(Call(lambda c: ensure_project(c, project.name)))
     return {"name": project.name}
 
@@ -103,12 +103,12 @@ async def get_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
     status_code=201,
 )
 async def post_token(
-    request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="TokenIn")]
+    request: Request[Any, Any, Any],
 ) -> dict[str, Any]:
     """A `feedback:write`-only token is browser-safe (`pk_`); any other is secret (`sk_`)."""
     state = state_of(request)
     principal = await _admin(request)
-    token: TokenIn = _decode(data, TokenIn)
+    token: TokenIn = _decode(await request.body(), TokenIn)
     scopes = frozenset(token.scopes)
     token_id, secret = await state.writer.write(
         Call(lambda c: create_token(c, principal.project, scopes, token.name, token.origins))
@@ -146,11 +146,11 @@ async def get_configs(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def put_feedback_config(
     request: Request[Any, Any, Any],
     name: FromPath[str],
-    data: Annotated[bytes, Body(title="FeedbackConfig")],
 ) -> Response[bytes]:
     """Create or replace the config; later feedback with this name is checked against it."""
     state = state_of(request)
     principal = await _admin(request)
+    data = await request.body()
     raw = _decode(data, Any) if data else {}
     if isinstance(raw, dict):
         raw.setdefault("name", name)
