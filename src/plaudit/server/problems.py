@@ -1,6 +1,7 @@
 """The one error shape: RFC 9457 `application/problem+json`, for every error but OTLP's."""
 
 import logging
+from http import HTTPStatus
 from typing import Any, Final
 
 import msgspec
@@ -53,24 +54,52 @@ def handle_plaudit_error(request: Request[Any, Any, Any], error: PlauditError) -
     return problem_response(error, request.url.path)
 
 
+_FRAMEWORK_SLUGS: Final = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+}
+
+
 def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
-    """Exception handler for the framework's errors (404 route, 405 method, 413 body)."""
-    slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
-        error.status_code, "http-error"
-    )
-    body = {
+    """Exception handler for the framework's errors (404 route, 405 method, 413, bad parameters)."""
+    slug = _FRAMEWORK_SLUGS.get(error.status_code, "http-error")
+    body: dict[str, Any] = {
         "type": f"/problems/{slug}",
-        "title": error.detail if isinstance(error.detail, str) else "HTTP error",
+        "title": _status_phrase(error.status_code),
         "status": error.status_code,
         "detail": _framework_detail(error),
         "instance": request.url.path,
     }
+    if issues := _framework_issues(error):
+        body["errors"] = issues
+        body["detail"] = "; ".join(f"{i['pointer']}: {i['detail']}" for i in issues)
     return Response(
         msgspec.json.encode(body),
         status_code=error.status_code,
         media_type=PROBLEM_JSON,
         headers=dict(error.headers or {}),
     )
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
+
+
+def _framework_issues(error: HTTPException) -> list[dict[str, str]]:
+    """The framework's per-parameter validation messages, as problem `errors`."""
+    extra = error.extra if isinstance(error.extra, list) else []
+    issues = []
+    for item in extra:
+        if isinstance(item, dict) and item.get("key"):
+            message = str(item.get("message") or "is invalid")
+            pointer = "/" if str(item.get("source")) == "body" else "/" + str(item["key"])
+            issues.append({"pointer": pointer, "detail": message[:1].lower() + message[1:]})
+    return issues
 
 
 def _framework_detail(error: HTTPException) -> str:

@@ -1,10 +1,11 @@
 """What a running server holds: settings, database engine, writer, and short-lived caches."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
+import anyio.to_thread
 import msgspec
 from sqlalchemy import Engine, select
 
@@ -118,3 +119,12 @@ class ServerState:
     tokens: TokenCache
     configs: ConfigCache
     started: float = field(default_factory=time.monotonic)
+
+    async def read(self, query: Callable[..., T], *args: Any) -> T:
+        """`query(connection, *args)` on a pooled connection, in a worker thread."""
+
+        def run() -> T:
+            with self.engine.connect() as connection:
+                return query(connection, *args)
+
+        return await anyio.to_thread.run_sync(run)

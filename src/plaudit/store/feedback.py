@@ -169,6 +169,12 @@ class _Batch:
             self.to_insert.clear()
 
 
+def current_row(connection: Connection, project: str, event_id: str) -> Any:
+    """The stored row of an event, or None."""
+    query = select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
+    return connection.execute(query).mappings().first()
+
+
 def _archive(
     connection: Connection,
     project: str,
@@ -178,13 +184,7 @@ def _archive(
     actor: str | None,
 ) -> bool:
     """Copy an event's current version into its history; False if there is none."""
-    row = (
-        connection.execute(
-            select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
-        )
-        .mappings()
-        .first()
-    )
+    row = current_row(connection, project, event_id)
     if row is None:
         return False
     connection.execute(
@@ -281,13 +281,7 @@ def list_feedback(
 
 def get_feedback(connection: Connection, project: str, event_id: str) -> dict[str, Any] | None:
     """One current event with its past versions under `history` (newest first)."""
-    row = (
-        connection.execute(
-            select(feedback).where(feedback.c.project == project, feedback.c.id == event_id)
-        )
-        .mappings()
-        .first()
-    )
+    row = current_row(connection, project, event_id)
     if row is None:
         return None
     event = row_to_event(row)

@@ -2,7 +2,6 @@
 
 from typing import Annotated, Any
 
-import anyio.to_thread
 import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.params import FromPath
@@ -63,11 +62,7 @@ async def get_projects(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
     await _admin(request)
 
-    def read() -> Any:
-        with state.engine.connect() as connection:
-            return list_projects(connection)
-
-    items = await anyio.to_thread.run_sync(read)
+    items = await state.read(list_projects)
     return Response(msgspec.json.encode({"items": items, "next_cursor": None}), media_type=JSON)
 
 
@@ -88,11 +83,7 @@ async def get_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
     principal = await _admin(request)
 
-    def read() -> Any:
-        with state.engine.connect() as connection:
-            return list_tokens(connection, principal.project)
-
-    items = await anyio.to_thread.run_sync(read)
+    items = await state.read(list_tokens, principal.project)
     return Response(msgspec.json.encode({"items": items, "next_cursor": None}), media_type=JSON)
 
 
@@ -134,11 +125,7 @@ async def get_configs(request: Request[Any, Any, Any]) -> Response[bytes]:
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
 
-    def read() -> Any:
-        with state.engine.connect() as connection:
-            return list_configs(connection, principal.project)
-
-    items = await anyio.to_thread.run_sync(read)
+    items = await state.read(list_configs, principal.project)
     return Response(msgspec.json.encode({"items": items, "next_cursor": None}), media_type=JSON)
 
 

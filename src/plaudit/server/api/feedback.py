@@ -200,11 +200,7 @@ async def list_feedback_events(
     after = decode_cursor(cursor) if cursor else None
     start, end = _when("since", since), _when("until", until)
 
-    def read() -> Any:
-        with state.engine.connect() as connection:
-            return list_feedback(connection, principal.project, equals, start, end, limit, after)
-
-    page = await anyio.to_thread.run_sync(read)
+    page = await state.read(list_feedback, principal.project, equals, start, end, limit, after)
     next_cursor = encode_cursor(page.next_cursor) if page.next_cursor else None
     return Response(
         msgspec.json.encode({"items": page.items, "next_cursor": next_cursor}), media_type=JSON
@@ -222,11 +218,7 @@ async def get_feedback_event(
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
 
-    def read() -> Any:
-        with state.engine.connect() as connection:
-            return get_feedback(connection, principal.project, event_id)
-
-    event = await anyio.to_thread.run_sync(read)
+    event = await state.read(get_feedback, principal.project, event_id)
     if event is None:
         raise NotFound(f"no feedback event {event_id!r} in project {principal.project!r}")
     return Response(msgspec.json.encode(event), media_type=JSON)

@@ -119,11 +119,7 @@ async def get_trace_tree(
             "not a trace id", issues=[Issue("/trace_id", "must be 32 hex characters, not all zero")]
         )
 
-    def read() -> Any:
-        with state.engine.connect() as connection:
-            return get_trace(connection, principal.project, trace_id)
-
-    trace = await anyio.to_thread.run_sync(read)
+    trace = await state.read(get_trace, principal.project, trace_id)
     if trace is None:
         raise NotFound(f"no spans of trace {trace_id} in project {principal.project!r}")
     return Response(msgspec.json.encode(trace), media_type=JSON)
