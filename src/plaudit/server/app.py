@@ -11,12 +11,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.params import FromPath
 from litestar.types import ASGIApp
+from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
-from plaudit.errors import PlauditError
+from plaudit.errors import PlauditError, Unavailable
 from plaudit.server.api import admin, feedback, health, traces
 from plaudit.server.cors import CorsMiddleware
-from plaudit.server.problems import handle_http_exception, handle_plaudit_error, handle_unexpected
+from plaudit.server.problems import (
+    handle_http_exception,
+    handle_plaudit_error,
+    handle_unexpected,
+    problem_response,
+)
 from plaudit.server.state import ConfigCache, ServerState, TokenCache
 from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
@@ -61,6 +67,15 @@ async def openapi_json(request: Request[Any, Any, Any]) -> Response[dict[str, An
     from plaudit.server.openapi import complete
 
     return Response(complete(request.app.openapi_schema.to_schema()))
+
+
+def database_unavailable(
+    request: Request[Any, Any, Any], error: OperationalError
+) -> Response[bytes]:
+    """A database that cannot be reached is a 503 to retry, not a server bug."""
+    log.warning("database unavailable: %s", type(error.orig).__name__)
+    problem = Unavailable("the database is unavailable; retry shortly", retry_after=5)
+    return problem_response(problem, request.url.path)
 
 
 def open_state(settings: Settings) -> ServerState:
@@ -108,6 +123,7 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers={
             PlauditError: handle_plaudit_error,
             HTTPException: handle_http_exception,
+            OperationalError: database_unavailable,
             Exception: handle_unexpected,
         },
         openapi_config=OpenAPIConfig(
