@@ -55,7 +55,12 @@ def run(settings: Settings) -> None:
     if settings.demo:
         from plaudit.demo import load_demo
 
-        load_demo(settings.database_url)
+        summary = load_demo(settings.database_url)
+        typer.secho(
+            f"demo project {summary.project!r}: {summary.traces} traces, {summary.spans} spans, "
+            f"{summary.feedback} feedback events ({summary.created} new)",
+            err=True,
+        )
     typer.secho(
         f"Plaudit on http://{settings.host}:{settings.port}  (API docs: /docs)"
         + ("  [dev mode: no tokens required]" if settings.dev else ""),
