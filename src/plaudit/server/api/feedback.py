@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import Source
+from plaudit.core.ids import EVENT_ID_PATTERN
 from plaudit.core.validation import Issue
 from plaudit.errors import BadRequest, NotFound, Unavailable, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
@@ -142,14 +144,17 @@ def encode_cursor(position: tuple[int, str]) -> str:
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """The listing position of a cursor; BadRequest if it is not one of ours."""
     try:
-        at, last_id = msgspec.json.decode(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        if isinstance(at, int) and isinstance(last_id, str):
+        decoded = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, msgspec.DecodeError, ValueError, RecursionError):
+        decoded = None
+    match decoded:
+        case [int(at), str(last_id)] if _INT64_MIN <= at <= _INT64_MAX and _ID.fullmatch(last_id):
             return at, last_id
-    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError):
-        pass
     raise BadRequest("`cursor` is not a cursor this server gave out")
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_ID = re.compile(EVENT_ID_PATTERN.strip("^$"))
 
 
 def _when(name: str, value: str | None) -> datetime | None:
@@ -197,6 +202,11 @@ async def list_feedback_events(
         }.items()
         if value is not None
     }  # fmt: skip
+    for key, value in {**equals, "since": since or "", "until": until or ""}.items():
+        if "\x00" in value:
+            raise ValidationFailed(
+                f"`{key}` holds a NUL character", issues=[Issue(f"/{key}", "must not contain NUL")]
+            )
     after = decode_cursor(cursor) if cursor else None
     start, end = _when("since", since), _when("until", until)
 
