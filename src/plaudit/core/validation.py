@@ -8,7 +8,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -34,7 +34,7 @@ class Issue(msgspec.Struct, frozen=True, omit_defaults=True):
     limit: str | None = None
 
 
-_MSGSPEC_PATH: Final = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MSGSPEC_PATH: Final = re.compile(r" - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`$")
 _PATH_PART: Final = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\.\.\.\]")
 
 
@@ -49,14 +49,22 @@ def _pointer_from_msgspec(prefix: str, error: msgspec.ValidationError) -> Issue:
     if unknown := _UNKNOWN_FIELD.match(text):
         parts.append(unknown.group(1))
         text = "unknown field; see the feedback fields in docs/api.md"
+    elif missing := _MISSING_FIELD.match(text):
+        parts.append(missing.group(1))
+        text = "is required"
+    if match is not None and match.group("key"):
+        text = f"a key here: {text[0].lower()}{text[1:]}"
     pointer = prefix + "".join("/" + escape_pointer(p) for p in parts if p)
     if "matching regex" in text and parts and parts[-1] in _PATTERN_MEANING:
         text = _PATTERN_MEANING[parts[-1]]
     limit = _LIMIT_BY_FIELD.get(parts[0] if parts else "") if "length" in text else None
+    if match is not None and match.group("key") and limit is not None:
+        limit = "name_chars"
     return Issue(pointer or "/", text[0].lower() + text[1:], limit)
 
 
 _UNKNOWN_FIELD: Final = re.compile(r"Object contains unknown field `([^`]*)`")
+_MISSING_FIELD: Final = re.compile(r"Object missing required field `([^`]*)`")
 _PATTERN_MEANING: Final = {
     "id": "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
     "trace_id": "must be 32 hex characters",
@@ -101,41 +109,44 @@ def utf8_size(text: str) -> int:
 
 
 def nesting(value: Any) -> tuple[int, int, int]:
-    """(object levels, array levels, total depth) of the deepest path through `value`."""
-    if isinstance(value, dict):
-        inner = [nesting(v) for v in value.values()] or [(0, 0, 0)]
-        return (
-            1 + max(i[0] for i in inner),
-            max(i[1] for i in inner),
-            1 + max(i[2] for i in inner),
-        )
-    if isinstance(value, list):
-        inner = [nesting(v) for v in value] or [(0, 0, 0)]
-        return (
-            max(i[0] for i in inner),
-            1 + max(i[1] for i in inner),
-            1 + max(i[2] for i in inner),
-        )
-    return (0, 0, 0)
+    """(object levels, array levels, total depth) of the deepest path through `value`.
+
+    Iterative, so a value nested hundreds of levels deep (which the JSON decoder still accepts)
+    is measured and refused instead of exhausting the interpreter's stack.
+    """
+    most_objects = most_arrays = most_depth = 0
+    stack: list[tuple[Any, int, int, int]] = [(value, 0, 0, 0)]
+    while stack:
+        item, objects, arrays, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+            objects, depth = objects + 1, depth + 1
+        elif isinstance(item, list):
+            children = item
+            arrays, depth = arrays + 1, depth + 1
+        else:
+            continue
+        most_objects = max(most_objects, objects)
+        most_arrays = max(most_arrays, arrays)
+        most_depth = max(most_depth, depth)
+        stack.extend((child, objects, arrays, depth) for child in children)
+    return most_objects, most_arrays, most_depth
 
 
 def find_nul(value: Any, pointer: str) -> str | None:
-    """The pointer of the first string (or key) holding a NUL character, if any."""
-    if isinstance(value, str):
-        return pointer if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{pointer}/{escape_pointer(str(key))}"
-            if "\x00" in str(key):
+    """The pointer of the first string (or key) holding a NUL character, if any (iterative)."""
+    stack: list[tuple[Any, str]] = [(value, pointer)]
+    while stack:
+        item, here = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
                 return here
-            found = find_nul(item, here)
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_nul(item, f"{pointer}/{index}")
-            if found:
-                return found
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                where = f"{here}/{escape_pointer(str(key))}"
+                stack += [(child, where), (str(key), where)]
+        elif isinstance(item, list):
+            stack.extend((item[i], f"{here}/{i}") for i in reversed(range(len(item))))
     return None
 
 
@@ -198,6 +209,23 @@ def _kind_and_value(
     return kind, value
 
 
+def _utc_representable(moment: datetime) -> bool:
+    """Whether an aware time still falls within years 1 to 9999 once converted to UTC."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+def _finite(number: float) -> bool:
+    """Whether a JSON number is a finite float; integers too large for a float are not."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _checked_value(kind: Kind, value: Any, check: _Checker) -> Any:  # noqa: C901 - one branch per kind
     if kind is Kind.THUMB:
         if isinstance(value, str) and value in THUMB_WORDS:
@@ -206,7 +234,7 @@ def _checked_value(kind: Kind, value: Any, check: _Checker) -> Any:  # noqa: C90
             return int(value)
         check.add("value", 'a thumb is +1 or -1 (or "up" / "down")')
     elif kind is Kind.NUMBER:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, int | float) and not isinstance(value, bool) and _finite(value):
             return value
         check.add("value", "a number value must be a finite number")
     elif kind is Kind.BOOL:
@@ -289,6 +317,8 @@ def validate_feedback(
     except msgspec.ValidationError as error:
         return [_pointer_from_msgspec(pointer, error)]
     check = _Checker(pointer)
+    if item.timestamp is not None and not _utc_representable(item.timestamp):
+        check.add("timestamp", "must be a time between the years 1 and 9999 in UTC")
     trace_id, span_id = _target(item, check)
     kind, value = _kind_and_value(item, configs.get(item.name), check)
     check.text("comment", item.comment)

@@ -52,6 +52,8 @@ def decode_body(body: bytes, content_type: str | None) -> FeedbackBody:
         decoded = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError) as error:
         raise BadRequest(f"the body is not valid JSON: {_decode_reason(error)}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("the body holds bytes that are not UTF-8; JSON must be UTF-8") from None
     if not isinstance(decoded, dict):
         raise BadRequest('the body must be a JSON object: one event or {"feedback": [...]}')
     token = decoded.pop("token", None)
