@@ -525,10 +525,6 @@ def test_bad_enrichment_is_refused(
     problem(response, status, pointer)
 
 
-@pytest.mark.xfail(
-    reason="server/api/traces.py: PATCH does not refuse NUL in attributes/tags (SQLite stores it, "
-    "PostgreSQL answers 500); DESIGN §3: strings never contain NUL (422)"
-)
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [
@@ -543,10 +539,6 @@ def test_nul_in_enrichment_attributes_and_tags_is_422(
     problem(api.patch(f"/v1/spans/{SPAN}", json=body), 422, pointer)
 
 
-@pytest.mark.xfail(
-    reason="server/api/traces.py: PATCH validation errors all point at '/' with msgspec's raw "
-    "message instead of the bad field's pointer"
-)
 def test_unknown_enrichment_field_names_its_pointer(api: httpx.Client) -> None:
     problem(
         api.patch(f"/v1/spans/{SPAN}", json={"attributes": {}, "colour": "red"}), 422, "/colour"
@@ -627,16 +619,7 @@ def test_extreme_timestamps_are_stored_and_read_back(api: httpx.Client, unique: 
     assert api.get(f"/v1/feedback/x0-{unique}").status_code == 200
 
 
-def test_nul_in_a_path_id_is_not_a_crash(
-    api: httpx.Client, dialect: str, request: pytest.FixtureRequest
-) -> None:
-    if dialect == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="server/api/feedback.py and admin.py pass path ids with NUL to PostgreSQL, "
-                "which refuses them: 500 instead of 404/422"
-            )
-        )
+def test_nul_in_a_path_id_is_not_a_crash(api: httpx.Client) -> None:
     paths = [("GET", "/v1/feedback/a%00b"), ("DELETE", "/v1/feedback/a%00b"),
              ("DELETE", "/v1/tokens/a%00b"), ("DELETE", "/v1/feedback-configs/a%00b")]  # fmt: skip
     for method, path in paths:
@@ -645,10 +628,6 @@ def test_nul_in_a_path_id_is_not_a_crash(
         problem(response, response.status_code)
 
 
-@pytest.mark.xfail(
-    reason="server/api/admin.py: POST /v1/tokens stores NUL in `name`/`origins` (SQLite) or "
-    "answers 500 (PostgreSQL); DESIGN §3: strings never contain NUL (422)"
-)
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [({"scopes": ["read"], "name": "a\u0000"}, "/name"),

@@ -38,7 +38,7 @@ _MSGSPEC_PATH: Final = re.compile(r" - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`
 _PATH_PART: Final = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\.\.\.\]")
 
 
-def _pointer_from_msgspec(prefix: str, error: msgspec.ValidationError) -> Issue:
+def issue_from_msgspec(prefix: str, error: msgspec.ValidationError) -> Issue:
     """Turn msgspec's "... - at `$.a[0].b`" into a JSON pointer and a message."""
     text = str(error)
     match = _MSGSPEC_PATH.search(text)
@@ -315,7 +315,7 @@ def validate_feedback(
     try:
         item = msgspec.convert(raw, FeedbackIn)
     except msgspec.ValidationError as error:
-        return [_pointer_from_msgspec(pointer, error)]
+        return [issue_from_msgspec(pointer, error)]
     check = _Checker(pointer)
     if item.timestamp is not None and not _utc_representable(item.timestamp):
         check.add("timestamp", "must be a time between the years 1 and 9999 in UTC")

@@ -6,12 +6,14 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.params import FromPath
 
+from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.validation import Issue
-from plaudit.errors import BadRequest, NotFound, ValidationFailed
+from plaudit.errors import NotFound, ValidationFailed
 from plaudit.server.api.feedback import JSON, state_of
 from plaudit.server.auth import authenticate, require
+from plaudit.server.bodies import decode_json, json_body
 from plaudit.store.configs import delete_config, list_configs, put_config
 from plaudit.store.tokens import (
     create_token,
@@ -41,13 +43,12 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
     name: ProjectName
 
 
-def _decode(body: bytes, kind: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.ValidationError as error:
-        raise ValidationFailed(str(error), issues=[Issue("/", str(error))]) from None
-    except (msgspec.DecodeError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
+def checked_name(name: str) -> str:
+    """A feedback name from a path, refused when it could never have been stored."""
+    if "\x00" in name or not 0 < len(name) <= limits.MAX_NAME_CHARS:
+        problem = f"must be 1 to {limits.MAX_NAME_CHARS} characters without NUL"
+        raise ValidationFailed(f"/name: {problem}", issues=[Issue("/name", problem)])
+    return name
 
 
 async def _admin(request: Request[Any, Any, Any]) -> Principal:
@@ -72,7 +73,9 @@ async def post_project(
 ) -> dict[str, str]:
     """Creates the project if it does not exist."""
     await _admin(request)
-    project: ProjectIn = _decode(await request.body(), ProjectIn)
+    project: ProjectIn = decode_json(
+        await request.body(), ProjectIn, request.headers.get("content-type")
+    )
     await state_of(request).writer.write(Call(lambda c: ensure_project(c, project.name)))
     return {"name": project.name}
 
@@ -99,7 +102,7 @@ async def post_token(
     """A `feedback:write`-only token is browser-safe (`pk_`); any other is secret (`sk_`)."""
     state = state_of(request)
     principal = await _admin(request)
-    token: TokenIn = _decode(await request.body(), TokenIn)
+    token: TokenIn = await json_body(request, TokenIn)
     scopes = frozenset(token.scopes)
     token_id, secret = await state.writer.write(
         Call(lambda c: create_token(c, principal.project, scopes, token.name, token.origins))
@@ -113,6 +116,8 @@ async def delete_token(request: Request[Any, Any, Any], token_id: FromPath[str])
     """The token stops working at once on this server (within seconds elsewhere)."""
     state = state_of(request)
     principal = await _admin(request)
+    if "\x00" in token_id:
+        raise NotFound("no such token")
     if not await state.writer.write(Call(lambda c: revoke_token(c, token_id, principal.project))):
         raise NotFound(f"no live token {token_id!r} in project {principal.project!r}")
     state.tokens.clear()
@@ -137,11 +142,10 @@ async def put_feedback_config(
     """Create or replace the config; later feedback with this name is checked against it."""
     state = state_of(request)
     principal = await _admin(request)
-    data = await request.body()
-    raw = _decode(data, Any) if data else {}
-    if isinstance(raw, dict):
-        raw.setdefault("name", name)
-    config: FeedbackConfig = _decode(msgspec.json.encode(raw), FeedbackConfig)
+    content_type = request.headers.get("content-type")
+    raw = await json_body(request, dict[str, Any])
+    raw.setdefault("name", checked_name(name))
+    config = decode_json(msgspec.json.encode(raw), FeedbackConfig, content_type)
     if config.name != name:
         raise ValidationFailed(
             "name mismatch", issues=[Issue("/name", "must match the name in the path")]
@@ -163,6 +167,7 @@ async def delete_feedback_config(request: Request[Any, Any, Any], name: FromPath
     """Feedback with this name is then accepted and inferred like any undeclared name."""
     state = state_of(request)
     principal = await _admin(request)
+    name = checked_name(name)
     if not await state.writer.write(Call(lambda c: delete_config(c, principal.project, name))):
         raise NotFound(f"no config {name!r} in project {principal.project!r}")
     state.configs.clear()

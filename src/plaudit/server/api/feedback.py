@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import Source
 from plaudit.core.ids import EVENT_ID_PATTERN
@@ -18,6 +19,7 @@ from plaudit.core.validation import Issue
 from plaudit.errors import BadRequest, NotFound, Unavailable, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
 from plaudit.server.auth import authenticate, require
+from plaudit.server.bodies import read_body
 from plaudit.server.metrics import FEEDBACK_EVENTS
 from plaudit.server.state import ServerState
 from plaudit.store.feedback import (
@@ -87,7 +89,7 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
     Results are `created`, `duplicate`, `revised` or `rejected` (with the reason).
     """
     state = state_of(request)
-    raw = await request.body()
+    raw = await read_body(request, limits.MAX_FEEDBACK_BODY_BYTES, "feedback_body_bytes")
     body = decode_body(raw, request.headers.get("content-type"))
     principal = await authenticate(request, state, body.token)
     require(principal, Scope.FEEDBACK_WRITE)
@@ -228,7 +230,11 @@ async def get_feedback_event(
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
 
-    event = await state.read(get_feedback, principal.project, event_id)
+    event = (
+        await state.read(get_feedback, principal.project, event_id)
+        if _ID.fullmatch(event_id)
+        else None
+    )
     if event is None:
         raise NotFound(f"no feedback event {event_id!r} in project {principal.project!r}")
     return Response(msgspec.json.encode(event), media_type=JSON)
@@ -248,5 +254,5 @@ async def delete_feedback_event(request: Request[Any, Any, Any], event_id: FromP
         require(principal, Scope.ADMIN)
     require(principal, Scope.FEEDBACK_WRITE)
     op = DeleteFeedback(principal.project, event_id, datetime.now(UTC), principal.token_id)
-    if not await state.writer.write(op):
+    if not _ID.fullmatch(event_id) or not await state.writer.write(op):
         raise NotFound(f"no feedback event {event_id!r} in project {principal.project!r}")

@@ -1,7 +1,7 @@
 """`/v1/traces`: the OTLP/HTTP receiver, the trace tree, and enrichment of traces and spans."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
@@ -10,13 +10,14 @@ from litestar.params import FromPath
 
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
-from plaudit.core.feedback import FeedbackEvent, Source
-from plaudit.core.ids import is_span_id, is_trace_id
+from plaudit.core.feedback import FeedbackEvent, ShortText, Source, UserText
+from plaudit.core.ids import EVENT_ID_PATTERN, is_span_id, is_trace_id
 from plaudit.core.validation import Issue, validate_feedback
-from plaudit.errors import BadRequest, NotFound, PlauditError, Unavailable, ValidationFailed
+from plaudit.errors import NotFound, PlauditError, Unavailable, ValidationFailed
 from plaudit.ingest import otlp
 from plaudit.server.api.feedback import JSON, state_of
 from plaudit.server.auth import authenticate, require
+from plaudit.server.bodies import json_body
 from plaudit.server.metrics import SPANS
 from plaudit.server.state import ServerState
 from plaudit.store.enrichment import Enrich
@@ -130,9 +131,9 @@ class EnrichmentIn(msgspec.Struct, forbid_unknown_fields=True):
 
     feedback: dict[str, Any] | None = None
     attributes: dict[str, Any] | None = None
-    tags: list[str] | None = None
-    id: str | None = None
-    user_id: str | None = None
+    tags: Annotated[list[ShortText], msgspec.Meta(max_length=limits.MAX_TAGS)] | None = None
+    id: Annotated[str, msgspec.Meta(pattern=EVENT_ID_PATTERN)] | None = None
+    user_id: UserText | None = None
 
 
 async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) -> Response[bytes]:
@@ -141,13 +142,7 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
     require(principal, Scope.FEEDBACK_WRITE)
     if principal.browser_safe:
         require(principal, Scope.ADMIN)
-    body = await request.body()
-    try:
-        patch_in = msgspec.json.decode(body, type=EnrichmentIn)
-    except msgspec.ValidationError as error:
-        raise ValidationFailed("invalid enrichment", issues=[Issue("/", str(error))]) from None
-    except (msgspec.DecodeError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
+    patch_in = await json_body(request, EnrichmentIn)
     event = _enrichment_event(target, target_id, patch_in, principal)
     op = Enrich(
         principal.project,
