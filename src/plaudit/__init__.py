@@ -1,4 +1,40 @@
-"""Plaudit: self-hosted end-user feedback on AI responses, linked to OpenTelemetry traces."""
+"""Plaudit: self-hosted end-user feedback on AI responses, linked to OpenTelemetry traces.
+
+The SDK's names (`plaudit.init`, `plaudit.span`, `plaudit.Feedback`, …) are loaded on first use,
+so importing `plaudit` for the server or the CLI never pulls in the SDK's dependencies, and
+importing the SDK never pulls in the server's.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+if TYPE_CHECKING:
+    from plaudit.sdk import (
+        AsyncClient,
+        Client,
+        Feedback,
+        enrich_span,
+        enrich_trace,
+        feedback_token,
+        flush,
+        init,
+        send,
+        shutdown,
+        span,
+    )
+
+__all__ = [
+    "AsyncClient", "Client", "Feedback", "__version__", "enrich_span", "enrich_trace",
+    "feedback_token", "flush", "init", "send", "shutdown", "span",
+]  # fmt: skip
+
+_SDK_NAMES = frozenset(__all__) - {"__version__"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SDK_NAMES:
+        import plaudit.sdk
+
+        return getattr(plaudit.sdk, name)
+    raise AttributeError(f"module 'plaudit' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 import typer
 
-from plaudit.cli import db, serve, token
+from plaudit.cli import db, key, serve, token
 
 app = typer.Typer(
     help="Plaudit: end-user feedback on AI responses, linked to OpenTelemetry traces.",
@@ -14,6 +14,7 @@ app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
+app.add_typer(key.app, name="key")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
 from plaudit.errors import PlauditError, Unavailable
-from plaudit.server.api import admin, feedback, health, traces
+from plaudit.server.api import admin, feedback, feedback_tokens, health, traces
 from plaudit.server.cors import CorsMiddleware
 from plaudit.server.problems import (
     handle_http_exception,
@@ -37,6 +37,7 @@ ROUTES = [
     feedback.list_feedback_events,
     feedback.get_feedback_event,
     feedback.delete_feedback_event,
+    feedback_tokens.post_feedback_token,
     traces.post_traces,
     traces.get_trace_tree,
     traces.patch_trace,

@@ -207,3 +207,28 @@ trace_enrichments = Table(
     Column("feedback", Json),
     Column("updated_at", UtcMicros(), nullable=False),
 )
+
+# Queries by feedback name, capability and time (migration 0002): covers satisfaction, thumbs and
+# numeric metrics and the explorer's newest-first page without reading the JSON-heavy rows.
+Index(
+    "ix_feedback_query",
+    feedback.c.project,
+    feedback.c.name,
+    feedback.c.capability,
+    feedback.c.timestamp,
+    feedback.c.kind,
+    feedback.c.value_num,
+)
+
+# Per-project keys that sign per-span feedback tokens (HMAC needs the key itself, so it is kept).
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(128), nullable=False),
+    Column("name", String(256), nullable=False, server_default=""),
+    Column("key", String(128), nullable=False),
+    Column("created_at", UtcMicros(), nullable=False),
+    Column("revoked_at", UtcMicros()),
+    Index(None, "project"),
+)

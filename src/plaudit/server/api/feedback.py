@@ -14,11 +14,13 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import Source
+from plaudit.core.feedback_tokens import is_feedback_token
 from plaudit.core.ids import EVENT_ID_PATTERN
 from plaudit.core.validation import Issue
 from plaudit.errors import BadRequest, NotFound, Unavailable, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
-from plaudit.server.auth import authenticate, require
+from plaudit.server.api.feedback_tokens import enforce_claims, feedback_token_principal
+from plaudit.server.auth import authenticate, bearer, require
 from plaudit.server.bodies import read_body
 from plaudit.server.metrics import FEEDBACK_EVENTS
 from plaudit.server.state import ServerState
@@ -91,7 +93,12 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
     raw = await read_body(request, limits.MAX_FEEDBACK_BODY_BYTES, "feedback_body_bytes")
     body = decode_body(raw, request.headers.get("content-type"))
-    principal = await authenticate(request, state, body.token)
+    secret = bearer(request) or body.token
+    if secret is not None and is_feedback_token(secret):
+        principal, claims = await feedback_token_principal(request, state, secret)
+        enforce_claims(claims, body.items)
+    else:
+        principal = await authenticate(request, state, body.token)
     require(principal, Scope.FEEDBACK_WRITE)
     now = datetime.now(UTC)
     await _load_configs(state, {principal.project} | _named_projects(body.items))

@@ -34,8 +34,9 @@ from plaudit.core.feedback_tokens import (
     verify,
 )
 from plaudit.core.validation import Issue
-from plaudit.errors import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from plaudit.errors import Forbidden, Unauthorized, ValidationFailed
 from plaudit.server.auth import authenticate, check_origin, require
+from plaudit.server.bodies import json_body
 from plaudit.server.state import ServerState
 from plaudit.store.signing_keys import create_signing_key, live_signing_key, newest_signing_key
 
@@ -101,25 +102,14 @@ def _state(request: Request[Any, Any, Any]) -> ServerState:
     return state
 
 
-def _parse(body: bytes) -> FeedbackTokenIn:
-    try:
-        return msgspec.json.decode(body, type=FeedbackTokenIn)
-    except msgspec.ValidationError as error:
-        raise ValidationFailed(
-            "invalid feedback-token request", issues=[Issue("/", str(error))]
-        ) from None
-    except (msgspec.DecodeError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
-
-
-def _signing_key(engine: Engine, project: str) -> tuple[SigningKey, str]:
+def _signing_key(engine: Engine, project: str) -> SigningKey:
     """The project's newest live key, made on first use so minting needs no set-up."""
     with engine.begin() as connection:
         found = newest_signing_key(connection, project)
         if found is not None:
             return found
         key_id, text = create_signing_key(connection, project, "made by POST /v1/feedback-tokens")
-    return SigningKey(key_id, key_secret(text), project), text
+    return SigningKey(key_id, key_secret(text), project)
 
 
 @post(
@@ -139,7 +129,7 @@ async def post_feedback_token(request: Request[Any, Any, Any]) -> Response[bytes
     if principal.browser_safe:
         raise Forbidden("a browser (pk_) token cannot mint feedback tokens; use a secret token")
     require(principal, Scope.FEEDBACK_WRITE)
-    wanted = _parse(await request.body())
+    wanted = await json_body(request, FeedbackTokenIn)
     try:
         claims = new_claims(
             principal.project,
@@ -151,7 +141,7 @@ async def post_feedback_token(request: Request[Any, Any, Any]) -> Response[bytes
         )
     except ValueError as error:
         raise ValidationFailed(str(error), issues=[Issue("/", str(error))]) from None
-    key, _ = await anyio.to_thread.run_sync(_signing_key, state.engine, principal.project)
+    key = await anyio.to_thread.run_sync(_signing_key, state.engine, principal.project)
     token = mint(key.key_id, key.secret, claims)
     answer = {"token": token, "expires_at": claims.expires_at.isoformat().replace("+00:00", "Z")}
     return Response(msgspec.json.encode(answer), media_type=JSON)

@@ -1,0 +1,50 @@
+"""The Plaudit Python SDK: trace AI capabilities, send end-user feedback, mint feedback tokens.
+
+    import plaudit.sdk as plaudit
+
+    plaudit.init(url="http://127.0.0.1:8000", token="sk_…")
+    with plaudit.span("respond", capability="support-agent", step="respond") as span:
+        answer = ...
+    plaudit.send(span.links(), plaudit.Feedback.thumb_up(name="response-quality"))
+
+It imports only the standard library, `plaudit.core`, httpx and OpenTelemetry — none of the
+server's dependencies — and it never raises into the app: errors go to `on_error`.
+"""
+
+from plaudit.sdk._safety import (
+    DeliveryFailed,
+    FeedbackDropped,
+    FeedbackRejected,
+    PlauditSdkError,
+)
+from plaudit.sdk.client import AsyncClient, Client, send
+from plaudit.sdk.feedback import Feedback
+from plaudit.sdk.tokens import feedback_token
+from plaudit.sdk.tracing import (
+    Span,
+    enrich_span,
+    enrich_trace,
+    flush,
+    init,
+    shutdown,
+    span,
+)
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "DeliveryFailed",
+    "Feedback",
+    "FeedbackDropped",
+    "FeedbackRejected",
+    "PlauditSdkError",
+    "Span",
+    "enrich_span",
+    "enrich_trace",
+    "feedback_token",
+    "flush",
+    "init",
+    "send",
+    "shutdown",
+    "span",
+]
