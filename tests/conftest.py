@@ -26,7 +26,9 @@ from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import upgrade
 from plaudit.store.tokens import create_token
 
-POSTGRES = os.environ.get("PLAUDIT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES = os.environ.get(
+    "PLAUDIT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,7 +87,9 @@ def make_tokens(database_url: str) -> tuple[str, str, str]:
     upgrade(engine)
     with engine.begin() as connection:
         admin = create_token(connection, "default", frozenset({Scope.ADMIN}), "tests")[1]
-        browser = create_token(connection, "default", frozenset({Scope.FEEDBACK_WRITE}), "browser")[1]
+        browser = create_token(connection, "default", frozenset({Scope.FEEDBACK_WRITE}), "browser")[
+            1
+        ]
         otlp = create_token(connection, "default", frozenset({Scope.TRACES_WRITE}), "otlp")[1]
     engine.dispose()
     return admin, browser, otlp
@@ -93,7 +97,11 @@ def make_tokens(database_url: str) -> tuple[str, str, str]:
 
 def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, loop="asyncio"
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        loop="asyncio",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -42,7 +42,9 @@ def test_number_config_checks_the_range(api: httpx.Client, unique: str) -> None:
 
 
 def test_inconsistent_configs_are_refused(api: httpx.Client, unique: str) -> None:
-    bad_range = api.put(f"/v1/feedback-configs/r-{unique}", json={"kind": "number", "min": 5, "max": 1})
+    bad_range = api.put(
+        f"/v1/feedback-configs/r-{unique}", json={"kind": "number", "min": 5, "max": 1}
+    )
     assert bad_range.status_code == 422
     bad_kind = api.put(f"/v1/feedback-configs/k-{unique}", json={"kind": "sideways"})
     assert bad_kind.status_code == 422

@@ -1,6 +1,7 @@
 """POST/GET/DELETE /v1/feedback against a real server, on both stores."""
 
 import httpx
+import msgspec
 
 from tests.conftest import LiveServer
 
@@ -81,10 +82,10 @@ def test_list_filters_and_paginates(api: httpx.Client, unique: str) -> None:
 
 
 def test_beacon_body_carries_its_token(live_server: LiveServer, unique: str) -> None:
-    body = (
-        '{"token": "%s", "id": "beacon-%s", "name": "q", "trace_id": "%s", "value": "up",'
-        ' "source": "annotator"}'
-    ) % (live_server.browser_token, unique, TRACE)
+    body = msgspec.json.encode(
+        {"token": live_server.browser_token, "id": f"beacon-{unique}", "name": "q",
+         "trace_id": TRACE, "value": "up", "source": "annotator"}
+    )  # fmt: skip
     response = httpx.post(
         f"{live_server.url}/v1/feedback", content=body, headers={"content-type": "text/plain"}
     )

@@ -198,9 +198,13 @@ def test_undecodable_bodies_answer_a_google_rpc_status(
 def test_otlp_needs_a_token_with_traces_write(live_server: LiveServer) -> None:
     body = trace_service_pb2.ExportTraceServiceRequest().SerializeToString()
     headers = {"content-type": "application/x-protobuf"}
-    assert httpx.post(f"{live_server.url}/v1/traces", content=body, headers=headers).status_code == 401
+    assert (
+        httpx.post(f"{live_server.url}/v1/traces", content=body, headers=headers).status_code == 401
+    )
     browser = {**headers, "authorization": f"Bearer {live_server.browser_token}"}
-    assert httpx.post(f"{live_server.url}/v1/traces", content=body, headers=browser).status_code == 403
+    assert (
+        httpx.post(f"{live_server.url}/v1/traces", content=body, headers=browser).status_code == 403
+    )
 
 
 def test_patch_merges_and_never_overwrites(live_server: LiveServer, api: httpx.Client) -> None:
@@ -209,8 +213,16 @@ def test_patch_merges_and_never_overwrites(live_server: LiveServer, api: httpx.C
     respond = next(s for s in spans if s.name == "respond")
     trace_id, span_id = ids(respond)
 
-    first = {"feedback": {"quality": {"accuracy": 1}}, "attributes": {"ticket": "T-1"}, "tags": ["vip"]}
-    second = {"feedback": {"quality": {"tone": 0}}, "attributes": {"queue": "billing"}, "tags": ["escalated"]}
+    first = {
+        "feedback": {"quality": {"accuracy": 1}},
+        "attributes": {"ticket": "T-1"},
+        "tags": ["vip"],
+    }
+    second = {
+        "feedback": {"quality": {"tone": 0}},
+        "attributes": {"queue": "billing"},
+        "tags": ["escalated"],
+    }
     assert api.patch(f"/v1/spans/{span_id}", json=first).status_code == 200
     merged = api.patch(f"/v1/spans/{span_id}", json=second).json()
     assert merged["feedback"] == {"quality": {"accuracy": 1, "tone": 0}}
@@ -223,6 +235,8 @@ def test_patch_merges_and_never_overwrites(live_server: LiveServer, api: httpx.C
     recorded = [f for f in span["feedback"] if f["name"] == "enrichment"]
     assert sorted(f["value"]["quality"].popitem()[0] for f in recorded) == ["accuracy", "tone"]
 
-    trace_patch = api.patch(f"/v1/traces/{trace_id}", json={"tags": ["reviewed"], "attributes": {"a": 1}})
+    trace_patch = api.patch(
+        f"/v1/traces/{trace_id}", json={"tags": ["reviewed"], "attributes": {"a": 1}}
+    )
     assert trace_patch.json()["tags"] == ["reviewed"]
     assert api.get(f"/v1/traces/{trace_id}").json()["tags"] == ["reviewed"]

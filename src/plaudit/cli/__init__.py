@@ -2,7 +2,7 @@
 
 import typer
 
-from plaudit.cli import db, key, serve, token
+from plaudit.cli import db, feedback, key, query, serve, token
 
 app = typer.Typer(
     help="Plaudit: end-user feedback on AI responses, linked to OpenTelemetry traces.",
@@ -15,6 +15,8 @@ app.command("demo")(serve.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(key.app, name="key")
+app.command("query")(query.query)
+app.add_typer(feedback.app, name="feedback")
 
 
 def main() -> None:

@@ -14,6 +14,14 @@ _ZERO_TRACE: Final = "0" * 32
 _ZERO_SPAN: Final = "0" * 16
 
 
+_EVENT_ID_RE: Final = re.compile(EVENT_ID_PATTERN.strip("^$"))
+
+
+def is_event_id(value: str) -> bool:
+    """Whether `value` could be a feedback event id (1-64 of A-Z a-z 0-9 _ -)."""
+    return _EVENT_ID_RE.fullmatch(value) is not None
+
+
 def is_trace_id(value: str) -> bool:
     """Whether `value` is a valid (lowercase hex, non-zero) trace id."""
     return TRACE_ID_RE.fullmatch(value) is not None and value != _ZERO_TRACE

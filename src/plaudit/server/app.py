@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
 from plaudit.errors import PlauditError, Unavailable
-from plaudit.server.api import admin, feedback, feedback_tokens, health, traces
+from plaudit.server.api import admin, feedback, feedback_tokens, health, query, traces
 from plaudit.server.cors import CorsMiddleware
 from plaudit.server.problems import (
     handle_http_exception,
@@ -38,6 +38,8 @@ ROUTES = [
     feedback.get_feedback_event,
     feedback.delete_feedback_event,
     feedback_tokens.post_feedback_token,
+    query.post_query,
+    query.search_traces_route,
     traces.post_traces,
     traces.get_trace_tree,
     traces.patch_trace,

@@ -7,6 +7,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import anyio.to_thread
 import msgspec
+from litestar import Request
 from sqlalchemy import Engine, select
 
 from plaudit.core.access import Principal, hash_token
@@ -15,6 +16,8 @@ from plaudit.settings import Settings
 from plaudit.store.schema import feedback_configs, tokens
 from plaudit.store.tokens import principal_for
 from plaudit.store.writer import Writer
+
+JSON: Final = "application/json"
 
 # Cached lookups expire quickly so a revocation or config change made elsewhere (e.g. by the CLI)
 # takes effect within seconds; changes made through this server's API clear them at once.
@@ -128,3 +131,9 @@ class ServerState:
                 return query(connection, *args)
 
         return await anyio.to_thread.run_sync(run)
+
+
+def state_of(request: Request[Any, Any, Any]) -> ServerState:
+    """The server state of a request's app."""
+    state: ServerState = request.app.state.plaudit
+    return state

@@ -11,9 +11,9 @@ from plaudit.core.access import Principal, Scope
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.validation import Issue
 from plaudit.errors import NotFound, ValidationFailed
-from plaudit.server.api.feedback import JSON, state_of
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import decode_json, json_body
+from plaudit.server.state import JSON, state_of
 from plaudit.store.configs import delete_config, list_configs, put_config
 from plaudit.store.tokens import (
     create_token,

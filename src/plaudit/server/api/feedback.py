@@ -1,8 +1,5 @@
 """`/v1/feedback`: ingest (single, batch, beacon), list, read with history, delete."""
 
-import base64
-import binascii
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,15 +12,16 @@ from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import Source
 from plaudit.core.feedback_tokens import is_feedback_token
-from plaudit.core.ids import EVENT_ID_PATTERN
+from plaudit.core.ids import is_event_id
 from plaudit.core.validation import Issue
-from plaudit.errors import BadRequest, NotFound, Unavailable, ValidationFailed
+from plaudit.errors import NotFound, Unavailable, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
 from plaudit.server.api.feedback_tokens import enforce_claims, feedback_token_principal
 from plaudit.server.auth import authenticate, bearer, require
 from plaudit.server.bodies import read_body
+from plaudit.server.cursors import decode_cursor, encode_cursor
 from plaudit.server.metrics import FEEDBACK_EVENTS
-from plaudit.server.state import ServerState
+from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.feedback import (
     DeleteFeedback,
     Status,
@@ -32,14 +30,6 @@ from plaudit.store.feedback import (
     list_feedback,
 )
 from plaudit.store.writer import WriterBusy
-
-JSON = "application/json"
-
-
-def state_of(request: Request[Any, Any, Any]) -> ServerState:
-    """The server state of a request's app."""
-    state: ServerState = request.app.state.plaudit
-    return state
 
 
 def _project_of(principal: Principal) -> Any:
@@ -145,27 +135,6 @@ def _error(issues: list[Issue]) -> dict[str, Any]:
     }
 
 
-def encode_cursor(position: tuple[int, str]) -> str:
-    """An opaque cursor for a listing position."""
-    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    """The listing position of a cursor; BadRequest if it is not one of ours."""
-    try:
-        decoded = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, msgspec.DecodeError, ValueError, RecursionError):
-        decoded = None
-    match decoded:
-        case [int(at), str(last_id)] if _INT64_MIN <= at <= _INT64_MAX and _ID.fullmatch(last_id):
-            return at, last_id
-    raise BadRequest("`cursor` is not a cursor this server gave out")
-
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_ID = re.compile(EVENT_ID_PATTERN.strip("^$"))
-
-
 def _when(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -196,7 +165,7 @@ async def list_feedback_events(
     conversation_id: FromQuery[str | None] = None,
     link_status: FromQuery[str | None] = None,
     signal_type: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> Response[Any]:
     """Filters are exact matches; `since`/`until` bound `timestamp`."""
     state = state_of(request)
     principal = await authenticate(request, state)
@@ -218,6 +187,13 @@ async def list_feedback_events(
             )
     after = decode_cursor(cursor) if cursor else None
     start, end = _when("since", since), _when("until", until)
+    # Imported here: the query module imports this one for its shared helpers.
+    from plaudit.server.api import query as query_api
+
+    if (export := query_api.export_format(request)) is not None:
+        return await query_api.stream_feedback_export(
+            request, principal, export, equals, start, end
+        )
 
     page = await state.read(list_feedback, principal.project, equals, start, end, limit, after)
     next_cursor = encode_cursor(page.next_cursor) if page.next_cursor else None
@@ -239,7 +215,7 @@ async def get_feedback_event(
 
     event = (
         await state.read(get_feedback, principal.project, event_id)
-        if _ID.fullmatch(event_id)
+        if is_event_id(event_id)
         else None
     )
     if event is None:
@@ -261,5 +237,5 @@ async def delete_feedback_event(request: Request[Any, Any, Any], event_id: FromP
         require(principal, Scope.ADMIN)
     require(principal, Scope.FEEDBACK_WRITE)
     op = DeleteFeedback(principal.project, event_id, datetime.now(UTC), principal.token_id)
-    if not _ID.fullmatch(event_id) or not await state.writer.write(op):
+    if not is_event_id(event_id) or not await state.writer.write(op):
         raise NotFound(f"no feedback event {event_id!r} in project {principal.project!r}")

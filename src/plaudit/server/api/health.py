@@ -6,8 +6,8 @@ import anyio.to_thread
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from plaudit.server.api.feedback import state_of
 from plaudit.server.metrics import REGISTRY, WRITER_COMMITS, WRITER_PENDING
+from plaudit.server.state import state_of
 from plaudit.store.database import ping
 from plaudit.store.migrate import is_current
 

@@ -19,8 +19,9 @@ from plaudit.core.query.structured import from_structured
 from plaudit.core.query.text import parse_filters, parse_query
 from plaudit.core.validation import Issue
 from plaudit.errors import BadRequest
-from plaudit.server.api.feedback import JSON, decode_cursor, encode_cursor, state_of
 from plaudit.server.auth import authenticate, require
+from plaudit.server.cursors import decode_cursor, encode_cursor
+from plaudit.server.state import JSON, state_of
 from plaudit.store.event_search import search_traces
 from plaudit.store.schema import from_micros, to_micros
 from plaudit.store.sql_aggregate import Window

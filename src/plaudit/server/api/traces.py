@@ -15,11 +15,10 @@ from plaudit.core.ids import EVENT_ID_PATTERN, is_span_id, is_trace_id
 from plaudit.core.validation import Issue, validate_feedback
 from plaudit.errors import NotFound, PlauditError, Unavailable, ValidationFailed
 from plaudit.ingest import otlp
-from plaudit.server.api.feedback import JSON, state_of
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
 from plaudit.server.metrics import SPANS
-from plaudit.server.state import ServerState
+from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.enrichment import Enrich
 from plaudit.store.feedback import StoreFeedback
 from plaudit.store.spans import StoreSpans, get_trace

@@ -1,0 +1,1 @@
+"""The read path: queries, trace search and exports over the store."""

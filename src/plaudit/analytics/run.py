@@ -1,0 +1,260 @@
+"""Run a query: compile it for the store, execute it under a time limit, shape the answer.
+
+The answer is `{"columns": [{"name", "type"}], "rows": [[…]]}`: group columns first (in the
+order of `by`), then metrics (as written). Rows are sorted by their group values unless the
+query orders them by a column.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, select
+
+from plaudit.analytics.metrics import (
+    SpanGroup,
+    SpanReduction,
+    per_span_values,
+    sorted_distribution,
+    value_order,
+)
+from plaudit.core.query.fields import Field, FieldKind
+from plaudit.core.query.model import (
+    PERCENTILES,
+    Bucket,
+    Group,
+    MetricFn,
+    Per,
+    Query,
+    QueryError,
+)
+from plaudit.store.schema import feedback, from_micros, to_micros
+from plaudit.store.sql_aggregate import AggregatePlan, Window
+from plaudit.store.sql_query import Offsets, event_micros, time_limit
+
+DEFAULT_TIME_LIMIT: Final = 10.0
+INTEGER_METRICS: Final = frozenset(
+    {MetricFn.COUNT, MetricFn.COUNT_DISTINCT, MetricFn.UP, MetricFn.DOWN}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One output column: its name and what its values are."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A query's result, ready for a table or a chart."""
+
+    columns: list[Column]
+    rows: list[list[Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's shape."""
+        return {
+            "columns": [{"name": c.name, "type": c.type} for c in self.columns],
+            "rows": self.rows,
+        }
+
+
+def run_query(
+    connection: Connection,
+    query: Query,
+    project: str,
+    *,
+    now: datetime | None = None,
+    seconds: float = DEFAULT_TIME_LIMIT,
+) -> Answer:
+    """Answer `query` over `project`'s events; QueryTimeout past `seconds`."""
+    now = now or datetime.now(UTC)
+    window = Window(
+        to_micros(query.since.at(now) if not isinstance(query.since, datetime) else query.since)
+        if query.since is not None
+        else None,
+        to_micros(query.until.at(now) if not isinstance(query.until, datetime) else query.until)
+        if query.until is not None
+        else None,
+    )
+    with time_limit(connection, seconds):
+        offsets = _offsets(connection, query, project, window)
+        plan = AggregatePlan(query, project, connection.dialect.name, window, offsets)
+        if query.per is Per.SPAN:
+            values = _per_span(connection, plan)
+        else:
+            values = _per_event(connection, plan)
+    rows = [
+        [*(_show(g, v, query.tz) for g, v in zip(query.group_by, key, strict=True)),
+         *(metrics[m.label] for m in query.metrics)]
+        for key, metrics in sorted(values.items(), key=lambda kv: [value_order(v) for v in kv[0]])
+    ]  # fmt: skip
+    return Answer(_columns(query), _order(query, rows))
+
+
+def _per_event(
+    connection: Connection, plan: AggregatePlan
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    statement, names = plan.aggregate()
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in connection.execute(statement):
+        key, at = plan.decode_groups(row)
+        groups[key] = dict(zip(names, row[at:], strict=True))
+    _add_percentiles(connection, plan, groups)
+    _add_distributions(connection, plan, groups)
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for key, raw in groups.items():
+        out[key] = {m.label: _metric_value(m.fn, m.label, raw) for m in plan.query.metrics}
+    return out
+
+
+def _metric_value(fn: MetricFn, label: str, raw: dict[str, Any]) -> Any:
+    if fn is MetricFn.COUNT:
+        return raw["count"]
+    if fn in (MetricFn.UP, MetricFn.DOWN):
+        return raw[fn.value]
+    if fn is MetricFn.SATISFACTION:
+        up, down = raw["up"], raw["down"]
+        return up / (up + down) if up + down else None
+    if fn is MetricFn.DISTRIBUTION:
+        return sorted_distribution(raw.get(label) or {})
+    value = raw.get(label)
+    return float(value) if value is not None and fn is not MetricFn.COUNT_DISTINCT else value
+
+
+def _add_percentiles(
+    connection: Connection, plan: AggregatePlan, groups: dict[tuple[Any, ...], dict[str, Any]]
+) -> None:
+    by_target: dict[Field, list[tuple[str, int]]] = {}
+    for metric in plan.query.metrics:
+        if metric.fn in PERCENTILES:
+            by_target.setdefault(metric.target, []).append((metric.label, PERCENTILES[metric.fn]))
+    for target, wanted in by_target.items():
+        statement = plan.percentiles(target, [p for _, p in wanted])
+        for row in connection.execute(statement):
+            key, at = plan.decode_groups(row)
+            for (label, _), value in zip(wanted, row[at:], strict=True):
+                groups.setdefault(key, {})[label] = value
+
+
+def _add_distributions(
+    connection: Connection, plan: AggregatePlan, groups: dict[tuple[Any, ...], dict[str, Any]]
+) -> None:
+    for metric in plan.query.metrics:
+        if metric.fn is not MetricFn.DISTRIBUTION:
+            continue
+        values = plan.distributions[metric.target.name]
+        for row in connection.execute(plan.distribution(metric.target.name)):
+            key, at = plan.decode_groups(row)
+            value = values.decode(row[at : at + values.width])
+            if value is not None:
+                counts = groups.setdefault(key, {}).setdefault(metric.label, {})
+                counts[value] = row[-1]
+
+
+def _per_span(connection: Connection, plan: AggregatePlan) -> dict[tuple[Any, ...], dict[str, Any]]:
+    labels = [label for label, _ in plan.inputs.values()]
+    input_of = {key: label for key, (label, _) in plan.inputs.items()}
+    texts = {label for (role, _), label in input_of.items() if role == "text"}
+    groups: dict[tuple[Any, ...], SpanGroup] = {}
+    if not plan.query.group_by:
+        groups[()] = SpanGroup()
+    for row in connection.execute(plan.latest()):
+        key, at = plan.decode_groups(row)
+        inputs = dict(zip(labels, row[at : at + len(labels)], strict=True))
+        at += len(labels)
+        names: dict[str, Any] = {}
+        for name, values in plan.distributions.items():
+            names[name] = values.decode(row[at : at + values.width])
+            at += values.width
+        group = groups.setdefault(key, SpanGroup())
+        for label in texts:
+            if (text := inputs.pop(label)) is not None:
+                group.distinct[label].add(text)
+        group.spans.setdefault(row[at], SpanReduction()).add_user(inputs, names)
+    return {
+        key: per_span_values(group, plan.query.metrics, input_of) for key, group in groups.items()
+    }
+
+
+def _offsets(connection: Connection, query: Query, project: str, window: Window) -> Offsets | None:
+    """The time zone's UTC offsets over the events' time span, for local time buckets."""
+    if query.tz is None or not any(isinstance(g, Bucket) for g in query.group_by):
+        return None
+    bounds = select(func.min(event_micros), func.max(event_micros)).where(
+        feedback.c.project == project
+    )
+    if window.since is not None:
+        bounds = bounds.where(event_micros >= window.since)
+    if window.until is not None:
+        bounds = bounds.where(event_micros < window.until)
+    first, last = connection.execute(bounds).one()
+    if first is None:
+        first = last = 0
+    return zone_offsets(ZoneInfo(query.tz), first, last)
+
+
+def zone_offsets(zone: ZoneInfo, start: int, end: int) -> Offsets:
+    """The offset at `start` (micros) and every change of it up to `end`, to the second."""
+
+    def offset(micros: int) -> int:
+        delta = from_micros(micros).astimezone(zone).utcoffset() or timedelta(0)
+        return delta // timedelta(microseconds=1)
+
+    day = 86_400_000_000
+    changes: list[tuple[int, int]] = []
+    current, moment = offset(start), start
+    while moment <= end:
+        step = min(day, end + 1 - moment) if moment < end else 1
+        following = offset(moment + step)
+        if following != current:
+            low, high = moment, moment + step  # offset(low) == current != offset(high)
+            while high - low > 1_000_000:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == current else (low, middle)
+            changes.append((high - high % 1_000_000, following))
+            current = following
+        moment += step
+    return offset(start), tuple(changes)
+
+
+def _show(group: Group, value: Any, tz: str | None) -> Any:
+    if not isinstance(group, Bucket) or value is None:
+        return value
+    if tz is None:
+        return from_micros(value).isoformat().replace("+00:00", "Z")
+    local = datetime(1970, 1, 1) + timedelta(microseconds=value)  # noqa: DTZ001 - wall clock
+    return local.replace(tzinfo=ZoneInfo(tz)).isoformat()
+
+
+def _columns(query: Query) -> list[Column]:
+    columns = [Column(g.name, _group_type(g)) for g in query.group_by]
+    for metric in query.metrics:
+        if metric.fn is MetricFn.DISTRIBUTION:
+            kind = "distribution"
+        elif metric.fn in INTEGER_METRICS:
+            kind = "integer"
+        else:
+            kind = "number"
+        columns.append(Column(metric.label, kind))
+    return columns
+
+
+def _group_type(group: Group) -> str:
+    if isinstance(group, Bucket):
+        return "time"
+    return {FieldKind.TEXT: "string", FieldKind.BOOL: "bool"}.get(group.kind, "json")
+
+
+def _order(query: Query, rows: list[list[Any]]) -> list[list[Any]]:
+    if query.order is not None:
+        index = query.columns.index(query.order.column)
+        if any(isinstance(row[index], list) for row in rows):
+            raise QueryError("cannot order by a distribution column")
+        present = [r for r in rows if r[index] is not None]
+        present.sort(key=lambda r: value_order(r[index]), reverse=query.order.descending)
+        rows = present + [r for r in rows if r[index] is None]
+    return rows[: query.limit] if query.limit else rows

@@ -1,0 +1,90 @@
+"""`plaudit query "…"`: run a query of the text form on the database and print the answer."""
+
+import csv
+import sys
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from plaudit.analytics.run import Answer, run_query
+from plaudit.cli.db import DatabaseUrl, Json
+from plaudit.cli.output import fail
+from plaudit.core.query.model import QueryError
+from plaudit.core.query.text import parse_query
+from plaudit.errors import PlauditError
+from plaudit.settings import from_environment
+from plaudit.store.database import create_database_engine
+from plaudit.store.migrate import upgrade
+
+Project = Annotated[str, typer.Option("--project", "-p", help="The project to read.")]
+
+
+def open_engine(database_url: str | None) -> Engine:
+    """The database of `--database-url` / PLAUDIT_DATABASE_URL, migrated."""
+    engine = create_database_engine(from_environment(database_url=database_url).database_url)
+    upgrade(engine)
+    return engine
+
+
+def show_query_error(text: str, error: QueryError) -> typer.Exit:
+    """Print the query with a caret under the position, then the message."""
+    if error.position is not None:
+        typer.echo(f"  {text}\n  {' ' * error.position}^", err=True)
+    return fail(error.message)
+
+
+def query(
+    text: Annotated[str, typer.Argument(help='e.g. "satisfaction, count by capability, day"')],
+    project: Project = "default",
+    database_url: DatabaseUrl = None,
+    json: Json = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    seconds: Annotated[float, typer.Option("--timeout", help="Time limit in seconds.")] = 60.0,
+) -> None:
+    """Run a query (grammar: docs/query.md) and print a table, JSON or CSV."""
+    try:
+        parsed = parse_query(text)
+    except QueryError as error:
+        raise show_query_error(text, error) from None
+    engine = open_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            answer = run_query(connection, parsed, project, seconds=seconds)
+    except (QueryError, PlauditError) as error:
+        raise fail(str(error)) from None
+    finally:
+        engine.dispose()
+    if json:
+        sys.stdout.write(msgspec.json.encode(answer.to_json()).decode() + "\n")
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([c.name for c in answer.columns])
+        writer.writerows([[_cell(v) for v in row] for row in answer.rows])
+    else:
+        _table(answer)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return " ".join(f"{item['value']}:{item['count']:g}" for item in value)
+    return str(value)
+
+
+def _table(answer: Answer) -> None:
+    table = Table(show_edge=False, header_style="bold")
+    for column in answer.columns:
+        numeric = column.type in ("integer", "number")
+        table.add_column(column.name, justify="right" if numeric else "left")
+    for row in answer.rows:
+        table.add_row(*(_cell(v) for v in row))
+    Console(width=200).print(table)

@@ -1,0 +1,1 @@
+"""The query model of DESIGN §4 and its text form."""

@@ -1,0 +1,185 @@
+"""Reading events and traces by query filters: keyset pages for lists and exports, trace search.
+
+Both use the compilers of `sql_query`, so a filter means the same in `POST /v1/query`, in
+`plaudit feedback export --where …` and in `GET /v1/traces?q=…`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, or_, select
+
+from plaudit.core.query.fields import VALUE
+from plaudit.core.query.model import Filter
+from plaudit.store.schema import feedback, spans
+from plaudit.store.sql_aggregate import Window
+from plaudit.store.sql_query import Compiler, event_micros
+
+Position = tuple[int, str]
+"""(timestamp or time key in micros, id): where a keyset page ends."""
+
+
+def _source(compiler: Compiler) -> Any:
+    if not compiler.uses_spans:
+        return feedback
+    return feedback.outerjoin(
+        spans,
+        and_(
+            spans.c.project == feedback.c.project,
+            spans.c.trace_id == feedback.c.trace_id,
+            spans.c.span_id == feedback.c.span_id,
+        ),
+    )
+
+
+def events_page(
+    connection: Connection,
+    project: str,
+    filters: Sequence[Filter],
+    window: Window,
+    after: Position | None,
+    limit: int,
+    newest_first: bool = False,
+) -> list[Any]:
+    """Up to `limit` events (row mappings) in (timestamp, id) order, after `after`."""
+    compiler = Compiler(connection.dialect.name)
+    conditions = [feedback.c.project == project, *(compiler.condition(f) for f in filters)]
+    if window.since is not None:
+        conditions.append(event_micros >= window.since)
+    if window.until is not None:
+        conditions.append(event_micros < window.until)
+    if after is not None:
+        at, last = after
+        if newest_first:
+            conditions.append(
+                or_(event_micros < at, and_(event_micros == at, feedback.c.id < last))
+            )
+        else:
+            conditions.append(
+                or_(event_micros > at, and_(event_micros == at, feedback.c.id > last))
+            )
+    order = (
+        [feedback.c.timestamp.desc(), feedback.c.id.desc()]
+        if newest_first
+        else [feedback.c.timestamp, feedback.c.id]
+    )
+    statement = (
+        select(*feedback.c).select_from(_source(compiler)).where(*conditions).order_by(*order)
+    )
+    return list(connection.execute(statement.limit(limit)).mappings())
+
+
+def count_events(
+    connection: Connection, project: str, filters: Sequence[Filter], window: Window
+) -> int:
+    """How many events match (for progress bars)."""
+    compiler = Compiler(connection.dialect.name)
+    conditions = [feedback.c.project == project, *(compiler.condition(f) for f in filters)]
+    if window.since is not None:
+        conditions.append(event_micros >= window.since)
+    if window.until is not None:
+        conditions.append(event_micros < window.until)
+    statement = select(func.count()).select_from(_source(compiler)).where(*conditions)
+    return int(connection.execute(statement).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class TraceHit:
+    """A trace that matched, and when it last matched (micros)."""
+
+    trace_id: str
+    matched_at: int
+
+
+def search_traces(
+    connection: Connection,
+    project: str,
+    filters: Sequence[Filter],
+    after: Position | None,
+    limit: int,
+) -> list[TraceHit]:
+    """Traces matching every filter, newest match first.
+
+    Plain fields hold together on one feedback event; each `feedback.<name> op v` needs some
+    event of that name with a matching value; each `span.<attribute> op v` needs some span of
+    the trace. A trace's time is its newest matching feedback event, or, when only span
+    attributes are asked for, its newest matching span's start.
+    """
+    compiler = Compiler(connection.dialect.name)
+    on_event = [f for f in filters if f.field.root not in ("feedback", "span")]
+    named = [f for f in filters if f.field.root == "feedback"]
+    on_span = [f for f in filters if f.field.root == "span"]
+    if on_event or named or not on_span:
+        statement = _by_feedback(compiler, project, on_event, named, on_span)
+    else:
+        statement = _by_spans(compiler, project, on_span)
+    inner = statement.subquery("hits")
+    query = select(inner.c.trace_id, inner.c.at)
+    if after is not None:
+        at, last = after
+        query = query.where(or_(inner.c.at < at, and_(inner.c.at == at, inner.c.trace_id < last)))
+    query = query.order_by(inner.c.at.desc(), inner.c.trace_id.desc()).limit(limit)
+    return [TraceHit(trace_id, int(at)) for trace_id, at in connection.execute(query)]
+
+
+def _named_feedback(compiler: Compiler, project: str, item: Filter) -> Any:
+    """The traces with feedback `feedback.<name>` whose value passes the filter."""
+    value_filter = Filter(VALUE, item.op, item.value)
+    return (
+        select(feedback.c.trace_id)
+        .where(
+            feedback.c.project == project,
+            feedback.c.name == item.field.path[0],
+            compiler.condition(value_filter),
+        )
+        .correlate(None)
+    )
+
+
+def _span_traces(compiler: Compiler, project: str, item: Filter) -> Any:
+    return (
+        select(spans.c.trace_id)
+        .where(spans.c.project == project, compiler.condition(item))
+        .correlate(None)
+    )
+
+
+def _by_feedback(
+    compiler: Compiler,
+    project: str,
+    on_event: Sequence[Filter],
+    named: Sequence[Filter],
+    on_span: Sequence[Filter],
+) -> Select[Any]:
+    conditions = [feedback.c.project == project, feedback.c.trace_id.is_not(None)]
+    conditions += [compiler.condition(f) for f in on_event]
+    if named:
+        first = named[0]
+        conditions += [
+            feedback.c.name == first.field.path[0],
+            compiler.condition(Filter(VALUE, first.op, first.value)),
+        ]
+    conditions += [
+        feedback.c.trace_id.in_(_named_feedback(compiler, project, f)) for f in named[1:]
+    ]
+    conditions += [feedback.c.trace_id.in_(_span_traces(compiler, project, f)) for f in on_span]
+    return (
+        select(feedback.c.trace_id.label("trace_id"), func.max(event_micros).label("at"))
+        .where(*conditions)
+        .group_by(feedback.c.trace_id)
+    )
+
+
+def _by_spans(compiler: Compiler, project: str, on_span: Sequence[Filter]) -> Select[Any]:
+    first, *rest = on_span
+    conditions = [spans.c.project == project, compiler.condition(first)]
+    conditions += [spans.c.trace_id.in_(_span_traces(compiler, project, f)) for f in rest]
+    return (
+        select(
+            spans.c.trace_id.label("trace_id"),
+            (func.max(spans.c.start_time_ns) // 1000).label("at"),
+        )
+        .where(*conditions)
+        .group_by(spans.c.trace_id)
+    )

@@ -1,0 +1,1 @@
+"""Tests of the query model, its stores, exports and CLI."""
