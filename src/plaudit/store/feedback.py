@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, label_value, numeric_value
+from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
 from plaudit.store.schema import feedback, feedback_history, to_micros
 from plaudit.store.writer import WriteOp
@@ -33,18 +34,18 @@ def _row(project: str, event: FeedbackEvent, received_at: datetime) -> dict[str,
         "step": event.step,
         "name": event.name,
         "kind": event.kind.value,
-        "value": event.value,
+        "value": json_text(event.value),
         "value_num": numeric_value(event.kind, event.value),
         "value_text": label_value(event.kind, event.value),
         "comment": event.comment,
-        "expected": event.expected,
-        "scores": event.scores,
+        "expected": json_text(event.expected),
+        "scores": json_text(event.scores),
         "signal_type": event.signal_type.value,
         "source": event.source.value,
         "implicit": event.implicit,
         "user_id": event.user_id,
-        "metadata": event.metadata,
-        "tags": event.tags,
+        "metadata": json_text(event.metadata),
+        "tags": json_text(event.tags),
         "timestamp": to_micros(event.timestamp),
         "received_at": to_micros(received_at),
         "link_status": LinkStatus.PENDING.value,
@@ -85,6 +86,9 @@ class StoreFeedback(WriteOp[list[Status]]):
         self.events = events
         self.received_at = received_at
         self.actor = actor
+        # Rows are made here, on the caller's thread, so the single writer thread only links,
+        # deduplicates and inserts them.
+        self.rows = [_row(project, event, received_at) for event in events]
 
     def weight(self) -> int:
         return max(1, len(self.events))
@@ -127,25 +131,22 @@ class _Batch:
 
     def _existing(self) -> dict[str, _Known]:
         given = sorted({e.id for op in self.ops for e in op.events if e.id_was_given})
-        known: dict[str, _Known] = {}
-        for start in range(0, len(given), 500):
-            query = select(feedback.c.id, feedback.c.content_hash, feedback.c.revision).where(
-                feedback.c.project == self.project, feedback.c.id.in_(given[start : start + 500])
-            )
-            for event_id, digest, revision in self.connection.execute(query):
-                known[event_id] = _Known(digest, revision)
+        columns = ("id", "content_hash", "revision")
+        rows = rows_in(self.connection, feedback, columns, self.project, "id", given)
+        known = {event_id: _Known(digest, revision) for event_id, digest, revision in rows}
         return known
 
     def store(self, results: dict[int, list[Status]]) -> None:
         for op in self.ops:
-            results[id(op)] = [self._one(op, event) for event in op.events]
+            results[id(op)] = [
+                self._one(op, event, row) for event, row in zip(op.events, op.rows, strict=True)
+            ]
         self._flush()
 
-    def _one(self, op: StoreFeedback, event: FeedbackEvent) -> Status:
+    def _one(self, op: StoreFeedback, event: FeedbackEvent, row: dict[str, Any]) -> Status:
         prior = self.known.get(event.id)
         if prior is not None and prior.content_hash == event.content_hash:
             return "duplicate"
-        row = _row(self.project, event, op.received_at)
         apply_link(row, self.targets.resolve(event.trace_id, event.span_id, event.conversation_id))
         if prior is None:
             self.to_insert[event.id] = row
@@ -155,17 +156,14 @@ class _Batch:
             self._flush()
         row["revision"] = prior.revision + 1
         _archive(self.connection, self.project, event.id, "revised", op.received_at, op.actor)
-        self.connection.execute(
-            update(feedback)
-            .where(feedback.c.project == self.project, feedback.c.id == event.id)
-            .values({k: v for k, v in row.items() if k not in ("project", "id")})
-        )
+        values = {k: v for k, v in row.items() if k not in ("project", "id")}
+        update_row(self.connection, feedback, {"project": self.project, "id": event.id}, values)
         self.known[event.id] = _Known(event.content_hash, row["revision"])
         return "revised"
 
     def _flush(self) -> None:
         if self.to_insert:
-            self.connection.execute(insert(feedback), list(self.to_insert.values()))
+            insert_rows(self.connection, feedback, list(self.to_insert.values()), encoded=True)
             self.to_insert.clear()
 
 

@@ -2,13 +2,11 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from plaudit.store.bulk import rows_in
 from plaudit.store.schema import spans
-
-CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +40,6 @@ class KnownTargets:
         return conversation_id is not None and conversation_id in self.conversations
 
 
-def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
-    items = sorted(set(values))
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
 def known_targets(
     connection: Connection,
     project: str,
@@ -57,21 +49,19 @@ def known_targets(
 ) -> KnownTargets:
     """Look up, in bulk, which of these targets are stored in `project`."""
     known = KnownTargets()
-    in_project = spans.c.project == project
-    for chunk in _chunks(span_ids):
-        query = select(spans.c.span_id, spans.c.trace_id, spans.c.capability, spans.c.step)
-        for span_id, trace_id, capability, step in connection.execute(
-            query.where(in_project, spans.c.span_id.in_(chunk))
-        ):
-            known.spans.setdefault(span_id, []).append(
-                (trace_id, SpanFacts(trace_id, capability, step))
-            )
-    for chunk in _chunks(trace_ids):
-        query = select(spans.c.trace_id).where(in_project, spans.c.trace_id.in_(chunk)).distinct()
-        known.traces.update(connection.scalars(query))
-    for chunk in _chunks(conversation_ids):
-        query = select(spans.c.conversation_id).where(
-            in_project, spans.c.conversation_id.in_(chunk)
+    columns = ("span_id", "trace_id", "capability", "step")
+    for span_id, trace_id, capability, step in rows_in(
+        connection, spans, columns, project, "span_id", span_ids
+    ):
+        known.spans.setdefault(span_id, []).append(
+            (trace_id, SpanFacts(trace_id, capability, step))
         )
-        known.conversations.update(v for v in connection.scalars(query.distinct()) if v)
+    for (trace_id,) in rows_in(
+        connection, spans, ("trace_id",), project, "trace_id", trace_ids, True
+    ):
+        known.traces.add(trace_id)
+    conversations = rows_in(
+        connection, spans, ("conversation_id",), project, "conversation_id", conversation_ids, True
+    )
+    known.conversations.update(c for (c,) in conversations if c)
     return known

@@ -35,7 +35,8 @@ metadata = MetaData(
     }
 )
 
-Json = JSON().with_variant(JSONB(), "postgresql")
+# SQL NULL for None (not JSON `null`), so "absent" has one representation in every column.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def to_micros(moment: datetime) -> int:

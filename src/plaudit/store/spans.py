@@ -9,8 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from plaudit.core.feedback import LinkStatus
 from plaudit.core.spans import SpanRecord
+from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.feedback import row_to_event
-from plaudit.store.links import CHUNK
 from plaudit.store.schema import (
     feedback,
     span_enrichments,
@@ -64,13 +64,7 @@ class StoreSpans(WriteOp[int]):
                 row["received_at"] = received
                 rows[(op.project, record.trace_id, record.span_id)] = row
         if rows:
-            statement = upsert(
-                connection,
-                spans,
-                ("project", "trace_id", "span_id"),
-                [*_SPAN_COLUMNS[2:], "received_at"],
-            )
-            connection.execute(statement, list(rows.values()))
+            insert_rows(connection, spans, list(rows.values()), ("project", "trace_id", "span_id"))
             for project in {op.project for op in ops}:
                 link_waiting_feedback(
                     connection, project, [r for r in rows.values() if r["project"] == project]

@@ -50,11 +50,19 @@ class WriteOp(Generic[T]):
 
 
 class _Job:
-    __slots__ = ("future", "op")
+    """An op and how to tell its caller: an asyncio future (with its loop) or a thread future."""
 
-    def __init__(self, op: WriteOp[Any]) -> None:
+    __slots__ = ("future", "loop", "op")
+
+    def __init__(
+        self,
+        op: WriteOp[Any],
+        future: "asyncio.Future[Any] | Future[Any]",
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
         self.op = op
-        self.future: Future[Any] = Future()
+        self.future = future
+        self.loop = loop
 
 
 _STOP: Final = object()
@@ -88,24 +96,26 @@ class Writer:
         """Weight of the ops queued and not yet committed."""
         return self._pending
 
-    def submit(self, op: WriteOp[T]) -> "Future[T]":
-        """Queue `op`; the future resolves after its transaction is durably committed."""
-        weight = op.weight()
+    def _enqueue(self, job: _Job) -> None:
+        weight = job.op.weight()
         with self._lock:
             if self._pending + weight > self._max_pending and self._pending > 0:
                 raise WriterBusy(f"{self._pending} writes are already queued")
             self._pending += weight
-        job = _Job(op)
         self._queue.put(job)
-        return job.future
 
     async def write(self, op: WriteOp[T]) -> T:
         """Queue `op` and wait, without blocking the event loop, until it is committed."""
-        return await asyncio.wrap_future(self.submit(op))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._enqueue(_Job(op, future, loop))
+        return await future
 
     def write_sync(self, op: WriteOp[T]) -> T:
         """Queue `op` and block until it is committed (for the CLI and tests)."""
-        return self.submit(op).result()
+        future: Future[T] = Future()
+        self._enqueue(_Job(op, future, None))
+        return future.result()
 
     def _run(self) -> None:
         while True:
@@ -150,12 +160,38 @@ class Writer:
     ) -> None:
         with self._lock:
             self._pending -= sum(job.op.weight() for job in group)
-        for index, job in enumerate(group):
-            if error is not None:
-                job.future.set_exception(error)
+        outcomes = [
+            (job, results[i] if results is not None else None) for i, job in enumerate(group)
+        ]
+        # One wake-up per event loop per commit, not one per request: under load a commit carries
+        # hundreds of requests, and each cross-thread call costs the loop a system call.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any]]] = {}
+        for job, result in outcomes:
+            if job.loop is None:
+                _settle(job.future, result, error)
             else:
-                assert results is not None
-                job.future.set_result(results[index])
+                by_loop.setdefault(job.loop, []).append((job, result))
+        for loop, jobs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, jobs, error)
+            except RuntimeError:  # the loop closed while we committed; nobody is waiting
+                log.debug("event loop closed before %d writes could be acknowledged", len(jobs))
+
+
+def _settle(
+    future: "asyncio.Future[Any] | Future[Any]", result: Any, error: BaseException | None
+) -> None:
+    if future.done():  # the caller went away (e.g. the client disconnected)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _settle_all(jobs: list[tuple[_Job, Any]], error: BaseException | None) -> None:
+    for job, result in jobs:
+        _settle(job.future, result, error)
 
 
 def _apply_all(connection: Connection, ops: list[WriteOp[Any]]) -> list[Any]:
