@@ -118,6 +118,12 @@ class Writer:
         return future.result()
 
     def _run(self) -> None:
+        # One long-lived connection: no pool checkout (or PostgreSQL pre-ping round trip) per
+        # commit. SQLAlchemy reconnects it on next use if the database drops it.
+        with self._engine.connect() as connection:
+            self._drain(connection)
+
+    def _drain(self, connection: Connection) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
@@ -135,13 +141,13 @@ class Writer:
                     break
                 assert isinstance(item, _Job)
                 group.append(item)
-            self._commit(group)
+            self._commit(connection, group)
             if stop_after:
                 return
 
-    def _commit(self, group: list[_Job]) -> None:
+    def _commit(self, connection: Connection, group: list[_Job]) -> None:
         try:
-            with self._engine.begin() as connection:
+            with connection.begin():
                 results = _apply_all(connection, [job.op for job in group])
         except Exception as error:
             if len(group) == 1:
@@ -149,7 +155,7 @@ class Writer:
                 return
             log.warning("group commit of %d ops failed; retrying them one by one", len(group))
             for job in group:
-                self._commit([job])
+                self._commit(connection, [job])
             return
         self.commits += 1
         self.ops_committed += len(group)
