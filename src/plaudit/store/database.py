@@ -50,7 +50,15 @@ def create_database_engine(url: str) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    _require_postgres_driver()
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, **kwargs)
+
+
+def _require_postgres_driver() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise SystemExit("PostgreSQL needs its driver: pip install 'plaudit[postgres]'") from None
 
 
 def ping(engine: Engine) -> None:
