@@ -25,6 +25,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "json"
     access_log: bool = False
     demo: bool = False
+    # Browser tokens (pk_ and per-span pft_): requests per second sustained, and burst size,
+    # per token and per client address; 0 turns a limit off.
+    rate_limit_token_per_second: float = 20.0
+    rate_limit_token_burst: int = 100
+    rate_limit_ip_per_second: float = 10.0
+    rate_limit_ip_burst: int = 100
 
     @property
     def loopback(self) -> bool:
@@ -47,6 +53,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _TRUE: Final = {"1", "true", "yes", "on"}
+_RATE_FIELDS: Final = (
+    "rate_limit_token_per_second",
+    "rate_limit_token_burst",
+    "rate_limit_ip_per_second",
+    "rate_limit_ip_burst",
+)
 
 
 def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -68,5 +80,8 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
         values["log_level"] = level.lower()
     if fmt := env.get("PLAUDIT_LOG_FORMAT"):
         values["log_format"] = fmt.lower()
+    for name in _RATE_FIELDS:
+        if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
+            values[name] = number
     values.update({k: v for k, v in overrides.items() if v is not None})
     return msgspec.convert(values, Settings, strict=False)

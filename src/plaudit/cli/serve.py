@@ -1,5 +1,8 @@
 """`plaudit serve` and `plaudit demo`: run the server."""
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +34,14 @@ LogLevel = Annotated[
 ]
 LogFormat = Annotated[
     str | None, typer.Option(help="json or text [env: PLAUDIT_LOG_FORMAT]", show_default=False)
+]
+ChatPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Port of the chat demo app run beside the server (default: the server's port + 1; "
+        "0: do not run it).",
+        show_default=False,
+    ),
 ]
 AccessLog = Annotated[
     bool, typer.Option("--access-log", help="Log every request (costs throughput).")
@@ -100,17 +111,61 @@ def serve(
     )  # fmt: skip
 
 
+def _chat_checkout() -> Path | None:
+    """The source checkout holding `examples/chat` (the working directory or this package's)."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        if (root / "examples" / "chat" / "__main__.py").is_file():
+            return root
+    return None
+
+
+def _start_chat(settings: Settings, chat_port: int | None) -> subprocess.Popen[bytes] | None:
+    """Run the chat demo beside the server and say where to click; None if it is not here."""
+    if chat_port == 0:
+        return None
+    root = _chat_checkout()
+    if root is None:
+        typer.secho(
+            "the chat demo (examples/chat) is not in this installation; run `plaudit demo` "
+            "from a source checkout to get it",
+            err=True,
+        )
+        return None
+    port = chat_port or settings.port + 1
+    server = f"http://{settings.host}:{settings.port}"
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "examples.chat", "--plaudit-url", server,
+         "--host", settings.host, "--port", str(port)],
+        cwd=root,
+    )  # fmt: skip
+    typer.secho(
+        f"Chat demo on http://{settings.host}:{port} — ask a question, then click 👍/👎, the "
+        "stars, an issue, Copy, Regenerate, Edit the answer or send a comment. Each click is "
+        f"stored as feedback on the answer's span: see {server}/v1/feedback?capability=chat",
+        err=True,
+        fg=typer.colors.CYAN,
+    )
+    return chat
+
+
 def demo(
     host: Host = None,
     port: Port = None,
     database_url: DatabaseUrl = None,
     log_level: LogLevel = None,
     log_format: LogFormat = None,
+    chat_port: ChatPort = None,
 ) -> None:
-    """Load the demo project and serve it in development mode (loopback only)."""
-    run(
-        _settings(
-            host=host, port=port, database_url=database_url, dev=True, demo=True,
-            log_level=log_level, log_format=log_format,
-        )
+    """Load the demo project and serve it in development mode (loopback only), with the chat
+    demo app beside it."""
+    settings = _settings(
+        host=host, port=port, database_url=database_url, dev=True, demo=True,
+        log_level=log_level, log_format=log_format,
     )  # fmt: skip
+    chat = _start_chat(settings, chat_port)
+    try:
+        run(settings)
+    finally:
+        if chat is not None:
+            chat.terminate()
+            chat.wait(timeout=10)

@@ -15,7 +15,15 @@ from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
 from plaudit.errors import PlauditError, Unavailable
-from plaudit.server.api import admin, feedback, feedback_tokens, health, query, traces
+from plaudit.server.api import (
+    admin,
+    feedback,
+    feedback_tokens,
+    health,
+    query,
+    sdk_assets,
+    traces,
+)
 from plaudit.server.cors import CorsMiddleware
 from plaudit.server.problems import (
     handle_http_exception,
@@ -55,6 +63,7 @@ ROUTES = [
     health.healthz,
     health.readyz,
     health.metrics,
+    sdk_assets.browser_client,
 ]
 
 

@@ -42,7 +42,15 @@ async def authenticate(
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     check_origin(request, principal, state)
+    if principal.browser_safe:
+        limit_browser(request, state, f"pk:{principal.token_id}")
     return principal
+
+
+def limit_browser(request: Request[Any, Any, Any], state: ServerState, token_key: str) -> None:
+    """Count a request made with a browser token against its token's and its address's limits."""
+    client = request.client
+    state.rate_limits.check(token_key, client.host if client else None)
 
 
 def require(principal: Principal, scope: Scope) -> None:

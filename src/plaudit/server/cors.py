@@ -47,6 +47,8 @@ class CorsMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"access-control-allow-origin", origin_bytes))
                 headers.append((b"vary", b"Origin"))
+                # Lets the browser client read Retry-After on a 429 and back off as told.
+                headers.append((b"access-control-expose-headers", b"retry-after"))
                 message["headers"] = headers
             await send(message)
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from plaudit.core.access import Principal, hash_token
 from plaudit.core.configs import FeedbackConfig
+from plaudit.server.rate_limits import Rate, RateLimits
 from plaudit.settings import Settings
 from plaudit.store.schema import feedback_configs, tokens
 from plaudit.store.tokens import principal_for
@@ -122,6 +123,14 @@ class ServerState:
     tokens: TokenCache
     configs: ConfigCache
     started: float = field(default_factory=time.monotonic)
+    rate_limits: RateLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.rate_limits = RateLimits(
+            Rate(settings.rate_limit_token_per_second, settings.rate_limit_token_burst),
+            Rate(settings.rate_limit_ip_per_second, settings.rate_limit_ip_burst),
+        )
 
     async def read(self, query: Callable[..., T], *args: Any) -> T:
         """`query(connection, *args)` on a pooled connection, in a worker thread."""

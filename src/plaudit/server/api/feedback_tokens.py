@@ -35,7 +35,7 @@ from plaudit.core.feedback_tokens import (
 )
 from plaudit.core.validation import Issue
 from plaudit.errors import Forbidden, Unauthorized, ValidationFailed
-from plaudit.server.auth import authenticate, check_origin, require
+from plaudit.server.auth import authenticate, check_origin, limit_browser, require
 from plaudit.server.bodies import json_body
 from plaudit.server.state import ServerState
 from plaudit.store.signing_keys import create_signing_key, live_signing_key, newest_signing_key
@@ -170,6 +170,8 @@ async def feedback_token_principal(
         token_id=f"pft:{claims.key_id}",
     )
     check_origin(request, principal, state)
+    # Limited per token (its signature names it uniquely), not per key: a key signs every span.
+    limit_browser(request, state, "pft:" + secret.rpartition(".")[2])
     return principal, claims
 
 

@@ -1,0 +1,29 @@
+"""`python -m examples.chat`: run the chat demo against a Plaudit server."""
+
+import argparse
+import logging
+import os
+
+import uvicorn
+from examples.chat.app import create_app
+
+
+def main() -> None:
+    """Parse the flags (defaults from PLAUDIT_URL / PLAUDIT_TOKEN) and serve."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--plaudit-url", default=os.environ.get("PLAUDIT_URL", "http://127.0.0.1:8000")
+    )
+    parser.add_argument("--token", default=os.environ.get("PLAUDIT_TOKEN"))
+    parser.add_argument("--browser-token", default=os.environ.get("PLAUDIT_BROWSER_TOKEN"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    # The SDK's HTTP requests are routine; keep the terminal for what the user should read.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = create_app(args.plaudit_url, args.token, args.browser_token)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
