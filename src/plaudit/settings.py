@@ -27,10 +27,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo: bool = False
     # Browser tokens (pk_ and per-span pft_): requests per second sustained, and burst size,
     # per token and per client address; 0 turns a limit off.
-    rate_limit_token_per_second: float = 20.0
-    rate_limit_token_burst: int = 100
-    rate_limit_ip_per_second: float = 10.0
-    rate_limit_ip_burst: int = 100
+    rate_limit_token_per_second: float = 1000.0
+    rate_limit_token_burst: int = 2000
+    rate_limit_ip_per_second: float = 20.0
+    rate_limit_ip_burst: int = 200
 
     @property
     def loopback(self) -> bool:
