@@ -31,6 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_token_burst: int = 2000
     rate_limit_ip_per_second: float = 20.0
     rate_limit_ip_burst: int = 200
+    # Console sign-in: a password for project `default` (besides admin tokens), and the secret
+    # session cookies are signed with (random per process when unset).
+    console_password: str | None = None
+    console_secret: str | None = None
 
     @property
     def loopback(self) -> bool:
@@ -80,6 +84,9 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
         values["log_level"] = level.lower()
     if fmt := env.get("PLAUDIT_LOG_FORMAT"):
         values["log_format"] = fmt.lower()
+    for name in ("console_password", "console_secret"):
+        if secret := env.get(f"PLAUDIT_{name.upper()}"):
+            values[name] = secret
     for name in _RATE_FIELDS:
         if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
             values[name] = number

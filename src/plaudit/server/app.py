@@ -14,6 +14,7 @@ from litestar.types import ASGIApp
 from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
+from plaudit.console import console_routes
 from plaudit.errors import PlauditError, Unavailable
 from plaudit.server.api import (
     admin,
@@ -129,7 +130,7 @@ def create_app(settings: Settings) -> Litestar:
         return middleware
 
     return Litestar(
-        route_handlers=[*ROUTES, problem_type, openapi_json],
+        route_handlers=[*ROUTES, problem_type, openapi_json, *console_routes()],
         lifespan=[lifespan],
         middleware=[cors],
         exception_handlers={

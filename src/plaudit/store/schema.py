@@ -132,7 +132,7 @@ feedback = Table(
     Column("pii", Json),
     Column("content_hash", String(32), nullable=False),
     Column("revision", Integer, nullable=False),
-    Index(None, "project", "timestamp"),
+    Index(None, "project", "timestamp", "capability", "kind", "value_num"),
     Index(None, "project", "trace_id"),
     Index(None, "project", "span_id"),
     Index(

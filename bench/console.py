@@ -1,0 +1,216 @@
+"""Console benchmark: the overview and explorer pages over 1,000,000 feedback events.
+
+    python bench/console.py                  # 1,000,000 events in a fresh SQLite file
+    python bench/console.py --events 100000  # smaller
+    python bench/console.py --json           # machine-readable figures
+
+Events are loaded with bench/query.py's loader (20 capabilities, 50,000 users, mixed kinds), with
+its clock moved to now so that the console's "last 7 days" holds a realistic share of them. Then
+`plaudit serve` is started as a user would, signed in through /login with a token made by
+`plaudit token create`, and each page is fetched: once cold, then `--repeat` times. The figure is
+the server's own time (the console's `Server-Timing` header: from the request reaching the view to
+the rendered page), next to the wall time seen by the client. Target: ≤ 200 ms (DESIGN §11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from bench import query as query_bench
+from bench.ingest import free_port, plaudit_executable
+from plaudit.store.database import create_database_engine
+from plaudit.store.migrate import upgrade
+
+TARGET_MS = 200.0
+PROPOSED = (
+    "ix_feedback_project_timestamp_capability_kind_value_num"
+    " ON feedback (project, timestamp, capability, kind, value_num)"
+)
+PAGES = {
+    "overview (7d)": "/",
+    "overview (30d)": "/?range=30d",
+    "explorer: a capability": "/feedback?capability=capability-03",
+    "explorer: capability, name, value ≤ 2": (
+        "/feedback?capability=capability-03&name=star-rating&value=%3C%3D2"
+    ),
+    "explorer: everything, newest": "/feedback",
+    "explorer: comment contains": "/feedback?capability=capability-03&text=slow",
+}
+
+# A server without the console wired into app.py yet is started like `plaudit serve` would be,
+# with the console's routes registered (the same uvicorn options as plaudit.cli.serve).
+_LAUNCHER = """
+import sys, uvicorn
+from plaudit.console import console_routes
+from plaudit.server.app import create_app
+from plaudit.settings import from_environment
+app = create_app(from_environment(database_url=sys.argv[1], port=int(sys.argv[2])))
+if not any(r.path == "/login" for r in app.routes):
+    for handler in console_routes():
+        app.register(handler)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_config=None, access_log=False,
+            loop="uvloop", http="httptools")
+"""
+
+
+def load(database_url: str, events: int) -> float:
+    """Fill the database with bench/query.py's events, dated up to now; seconds taken."""
+    query_bench.NOW = datetime.now(UTC)
+    engine = create_database_engine(database_url)
+    upgrade(engine)
+    seconds = query_bench.load(engine, events)
+    engine.dispose()
+    return seconds
+
+
+def propose_index(database_url: str, wanted: bool) -> None:
+    """Create (or drop) the covering index the overview and explorer would read instead."""
+    engine = create_database_engine(database_url)
+    with engine.begin() as connection:
+        if wanted:
+            connection.execute(text(f"CREATE INDEX IF NOT EXISTS {PROPOSED}"))
+            connection.execute(text("ANALYZE"))
+        else:
+            connection.execute(text(f"DROP INDEX IF EXISTS {PROPOSED.split()[0]}"))
+    engine.dispose()
+
+
+def admin_token(database_url: str) -> str:
+    """A token made the way an operator makes one."""
+    command = [str(plaudit_executable()), "token", "create", "--project", query_bench.PROJECT,
+               "--database-url", database_url, "--json"]  # fmt: skip
+    return str(json.loads(subprocess.check_output(command))["token"])
+
+
+def serve(database_url: str, port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`plaudit serve`, or the launcher while app.py lacks the console; (process, how)."""
+    url = f"http://127.0.0.1:{port}"
+    command = [str(plaudit_executable()), "serve", "--database-url", database_url,
+               "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    process = _start(command, url, log)
+    if httpx.get(f"{url}/login").status_code != 404:
+        return process, "plaudit serve"
+    process.terminate()
+    process.wait(10)
+    launcher = [sys.executable, "-c", _LAUNCHER, database_url, str(port)]
+    return _start(launcher, url, log), "launcher (console not yet wired into app.py)"
+
+
+def _start(command: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit("the server did not become ready")
+
+
+def sign_in(client: httpx.Client, token: str) -> None:
+    """Through the form, as a browser does."""
+    form = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    answer = client.post("/login", data={"csrf": csrf.group(1), "secret": token, "next": "/"})
+    if answer.status_code != 303:
+        raise SystemExit(f"sign-in failed: {answer.status_code}")
+
+
+def fetch(client: httpx.Client, path: str) -> tuple[float, float]:
+    """(server ms from Server-Timing, wall ms) of one page."""
+    started = time.perf_counter()
+    answer = client.get(path)
+    wall = (time.perf_counter() - started) * 1000
+    if answer.status_code != 200:
+        raise SystemExit(f"{path}: {answer.status_code}\n{answer.text[:2000]}")
+    timing = re.search(r"dur=([0-9.]+)", answer.headers.get("server-timing", ""))
+    return (float(timing.group(1)) if timing else float("nan")), wall
+
+
+def measure(client: httpx.Client, path: str, repeat: int) -> dict[str, float]:
+    """Cold (first) and warm p50/p95 of the server time, and the warm wall p50."""
+    cold, _ = fetch(client, path)
+    runs = [fetch(client, path) for _ in range(repeat)]
+    server = sorted(s for s, _ in runs)
+    return {
+        "cold_ms": cold,
+        "p50_ms": statistics.median(server),
+        "p95_ms": server[min(len(server) - 1, round(0.95 * (len(server) - 1)))],
+        "wall_p50_ms": statistics.median(w for _, w in runs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--database", type=Path, help="Keep the loaded SQLite file here and reuse it if present."
+    )
+    parser.add_argument(
+        "--with-index", action="store_true", help=f"Add the proposed index first: {PROPOSED}"
+    )
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="plaudit-console-bench-"))
+    file = args.database or folder / "bench.db"
+    database_url = f"sqlite:///{file}"
+    seconds = 0.0 if file.exists() else load(database_url, args.events)
+    propose_index(database_url, args.with_index)
+    token = admin_token(database_url)
+    port = free_port()
+    process, how = serve(database_url, port, folder / "server.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            sign_in(client, token)
+            figures = {name: measure(client, path, args.repeat) for name, path in PAGES.items()}
+    finally:
+        process.terminate()
+        process.wait(20)
+        for path in folder.glob("*"):
+            path.unlink()
+        folder.rmdir()
+    if args.with_index:
+        how += ", with the proposed index"
+    report(args, seconds, how, figures)
+
+
+def report(args: argparse.Namespace, seconds: float, how: str, figures: dict[str, Any]) -> None:
+    """The table (or JSON) of figures against the target."""
+    if args.json:
+        json.dump({"store": "sqlite", "events": args.events, "load_seconds": seconds,
+                   "server": how, "pages": figures}, sys.stdout, indent=2)  # fmt: skip
+        return
+    print(f"\nsqlite: {args.events:,} events loaded in {seconds:.1f} s; server: {how}")
+    print(f"{'page':<40} {'cold':>7} {'p50':>7} {'p95':>7} {'wall p50':>9} {'target':>7}")
+    for name, f in figures.items():
+        mark = "ok" if f["p50_ms"] <= TARGET_MS and f["cold_ms"] <= TARGET_MS else "MISSED"
+        print(f"{name:<40} {f['cold_ms']:7.1f} {f['p50_ms']:7.1f} {f['p95_ms']:7.1f} "
+              f"{f['wall_p50_ms']:9.1f} {TARGET_MS:7.0f}  {mark}")  # fmt: skip
+    print("server times in ms (Server-Timing); cold = first request after start. The overview's")
+    print("aggregate and the capability list are cached 30 s / 60 s, so p50 and p95 of the pages")
+    print("that use them are cache hits: cold is their honest cost.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The web console (DESIGN §10): server-rendered pages, Jinja2 + htmx + uPlot, no build step.
+
+`console_routes()` gives the server what to register: one `Router` holding the pages, with its
+own handlers for "not signed in" (→ /login) and "CSRF token missing" (→ 403), and the router of
+the vendored static files.
+"""
+
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+from litestar import Request, Response, Router
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+from plaudit.console.pages import Chrome, ErrorPage
+from plaudit.console.render import STATIC_PREFIX, page, started
+from plaudit.console.session import CsrfRefused, NotSignedIn
+from plaudit.console.views import feedback, login, overview, query, settings, trace
+
+STATIC: Final = Path(__file__).parent / "static"
+
+PAGES: Final = [
+    overview.overview,
+    feedback.explorer_page,
+    feedback.event_detail,
+    trace.trace_page,
+    query.query_page,
+    settings.settings_page,
+    settings.create_token_form,
+    settings.revoke_token_form,
+    settings.put_config_form,
+    settings.delete_config_form,
+    login.login_form,
+    login.login,
+    login.logout,
+]
+
+
+def _to_login(request: Request[Any, Any, Any], _: NotSignedIn) -> Response[Any]:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _refused(request: Request[Any, Any, Any], _: CsrfRefused) -> Response[str]:
+    chrome = Chrome(title="Refused", nav="", signed_in=False)
+    problem = ErrorPage(403, "This form was refused: its CSRF token is missing or stale. "
+                        "Reload the page and try again.")  # fmt: skip
+    return page("error.html", started(), chrome, problem, status=403)
+
+
+def console_routes() -> list[ControllerRouterHandler]:
+    """The console's pages and static files, to add to the app's route handlers."""
+    pages = Router(
+        path="/",
+        route_handlers=PAGES,
+        exception_handlers={NotSignedIn: _to_login, CsrfRefused: _refused},
+        include_in_schema=False,
+    )
+    static = create_static_files_router(
+        path=STATIC_PREFIX, directories=[STATIC], include_in_schema=False,
+        cache_control=None,
+    )  # fmt: skip
+    return [pages, static]

@@ -1,0 +1,182 @@
+"""The explorer's filters: URL parameters ⇄ query-model filters, and events shaped for the table.
+
+Filters live in the query string (`/feedback?capability=search&value=<3&since=7d`), so a view can
+be shared; they become the same `Filter`s as the query bar's `where`, so they mean the same.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from plaudit.console.pages import EventDetail, EventRow
+from plaudit.console.render import pretty, when
+from plaudit.core.query.fields import parse_field
+from plaudit.core.query.model import Filter, Op, QueryError, Scalar, check_filter
+from plaudit.core.query.text import parse_moment
+from plaudit.store.schema import to_micros
+from plaudit.store.sql_aggregate import Window
+
+# URL parameter → (field, operator); `value` takes its operator from its text (`<3`, `!=up`).
+EQUALS: Final = {
+    "capability": "capability",
+    "name": "name",
+    "kind": "kind",
+    "source": "source",
+    "user": "user_id",
+    "tag": "tags",
+}
+PARAMS: Final = (*EQUALS, "value", "text", "since", "until")
+_VALUE: Final = re.compile(r"^\s*(<=|>=|!=|<|>|=)?\s*(.*?)\s*$", re.DOTALL)
+PAGE_SIZE: Final = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What the explorer's URL asks for."""
+
+    filters: list[Filter]
+    window: Window
+    after: tuple[int, str] | None
+
+
+def literal(text: str) -> Scalar:
+    """A typed value from a form field: numbers and booleans as such, anything else as text."""
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def _value_filter(text: str) -> Filter:
+    match = _VALUE.match(text)
+    op_text, raw = (match.group(1), match.group(2)) if match else (None, text)
+    quoted = len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'"
+    value: Scalar = raw[1:-1] if quoted else literal(raw)
+    return Filter(parse_field("value"), Op(op_text or "="), value)
+
+
+def _moment(text: str, now: datetime) -> int:
+    moment = parse_moment(text)
+    return to_micros(moment if isinstance(moment, datetime) else moment.at(now))
+
+
+def _cursor(text: str | None) -> tuple[int, str] | None:
+    if not text or "." not in text:
+        return None
+    at, _, last = text.partition(".")
+    return (int(at), last) if at.lstrip("-").isdigit() else None
+
+
+def selection(params: dict[str, str], now: datetime | None = None) -> Selection:
+    """The filters of the URL; QueryError says which one is wrong."""
+    now = now or datetime.now(UTC)
+    found = [Filter(parse_field(EQUALS[p]), Op.EQ, params[p]) for p in EQUALS if p in params]
+    if "value" in params:
+        found.append(_value_filter(params["value"]))
+    if "text" in params:
+        found.append(Filter(parse_field("comment"), Op.CONTAINS, params["text"]))
+    for item in found:
+        if problem := check_filter(item):
+            raise QueryError(f"{item.field.name}: {problem}")
+    window = Window(
+        _moment(params["since"], now) if "since" in params else None,
+        _moment(params["until"], now) if "until" in params else None,
+    )
+    return Selection(found, window, _cursor(params.get("after")))
+
+
+def url(params: dict[str, str], **changes: str | None) -> str:
+    """The explorer URL of `params` with `changes` (None removes a parameter)."""
+    merged = {**params, **changes}
+    return "/feedback?" + urlencode({k: v for k, v in merged.items() if v})
+
+
+def show_value(kind: str, value: Any) -> tuple[str, str]:
+    """(short text, accessible label) of an event's value for the table."""
+    if kind == "thumb":
+        up = value == 1
+        # Arrows rather than emoji: servers and CI browsers often lack an emoji font.
+        return ("▲ up" if up else "▼ down", "thumbs up" if up else "thumbs down")
+    if kind == "signal":
+        return ("·", "signal")
+    if kind in ("object", "correction"):
+        return ("{…}" if kind == "object" else "✎ correction", kind)
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return (_clip(text, 40), text)
+
+
+def _clip(text: str | None, size: int) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def event_row(row: Any) -> EventRow:
+    """A stored row as a line of the table."""
+    shown, label = show_value(row["kind"], row["value"])
+    return EventRow(
+        id=row["id"],
+        time=when(row["timestamp"]),
+        capability=row["capability"] or "",
+        name=row["name"],
+        kind=row["kind"],
+        value=shown,
+        value_label=label,
+        user_id=row["user_id"] or "",
+        source=row["source"],
+        comment=_clip(row["comment"], 90),
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+    )
+
+
+def next_cursor(rows: list[Any]) -> str | None:
+    """The `after` parameter of the page following `rows` (None when this one is not full)."""
+    if len(rows) < PAGE_SIZE:
+        return None
+    last = rows[-1]
+    return f"{to_micros(last['timestamp'])}.{last['id']}"
+
+
+_SHOWN: Final = (
+    "name", "kind", "capability", "step", "source", "user_id", "timestamp", "received_at",
+    "trace_id", "span_id", "conversation_id", "link_status", "signal_type", "revision",
+)  # fmt: skip
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value in (None, {}, []) else pretty(value)
+
+
+def detail(event: dict[str, Any]) -> EventDetail:
+    """The API's JSON of one event (with `history`) as the detail panel shows it."""
+    fields = [(k, str(event[k])) for k in _SHOWN if event.get(k) not in (None, "")]
+    if event.get("implicit"):
+        fields.append(("implicit", "true"))
+    correction = event["value"] if event["kind"] == "correction" else None
+    value = None if event["kind"] in ("correction", "signal") else event["value"]
+    return EventDetail(
+        id=event["id"],
+        fields=fields,
+        comment=event.get("comment"),
+        correction=_json_or_none(correction) if not isinstance(correction, str) else correction,
+        expected=_json_or_none(event.get("expected")),
+        value=None if value is None else pretty(value),
+        metadata=_json_or_none(event.get("metadata")),
+        scores=_json_or_none(event.get("scores")),
+        tags=list(event.get("tags") or []),
+        history=[
+            (h["recorded_at"], h["operation"], pretty(h["content"].get("value")))
+            for h in event.get("history", [])
+        ],
+        trace_id=event.get("trace_id"),
+        span_id=event.get("span_id"),
+    )

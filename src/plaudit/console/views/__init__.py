@@ -1,0 +1,1 @@
+"""Console views: one module per page; each answers a whole page or an htmx partial."""

@@ -1,0 +1,87 @@
+"""`/login` and `/logout`: an admin token or the console password opens a session."""
+
+import secrets
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.response import Redirect
+
+from plaudit.console import session as sessions
+from plaudit.console.pages import Chrome, LoginPage
+from plaudit.console.render import html, started
+from plaudit.console.views.common import checked_form, form
+from plaudit.core.access import Scope, looks_like_token
+from plaudit.server.state import ServerState, state_of
+from plaudit.settings import Settings
+
+
+def _cookie(request: Request[Any, Any, Any], name: str, value: str, max_age: int) -> Cookie:
+    # Lax keeps the cookie off cross-site posts (a second guard beside the CSRF token).
+    secure = request.url.scheme == "https"
+    return Cookie(
+        key=name, value=value, max_age=max_age, httponly=True, samesite="lax", secure=secure
+    )
+
+
+def _login_page(
+    request: Request[Any, Any, Any], settings: Settings, nonce: str, next_: str, error: str
+) -> Response[str]:
+    context = LoginPage(
+        next=next_,
+        csrf=sessions.login_csrf(settings, nonce),
+        error=error,
+        password_enabled=settings.console_password is not None,
+    )
+    chrome = Chrome(title="Sign in", nav="login", signed_in=False)
+    cookie = _cookie(request, sessions.LOGIN_COOKIE, nonce, 3600)
+    return html(
+        "login.html", started(), status=401 if error else 200, cookies=[cookie],
+        chrome=chrome, page=context,
+    )  # fmt: skip
+
+
+@get("/login", include_in_schema=False)
+async def login_form(request: Request[Any, Any, Any]) -> Response[str]:
+    """The sign-in form."""
+    settings = state_of(request).settings
+    nonce = request.cookies.get(sessions.LOGIN_COOKIE) or secrets.token_hex(16)
+    next_ = sessions.safe_next(request.query_params.get("next"))
+    return _login_page(request, settings, nonce, next_, "")
+
+
+async def _project_for(state: ServerState, secret: str) -> str | None:
+    """The project an admin token or the password signs in to, or None."""
+    if looks_like_token(secret):
+        principal = await anyio.to_thread.run_sync(state.tokens.lookup, secret)
+        if principal is not None and principal.allows(Scope.ADMIN):
+            return principal.project
+        return None
+    return "default" if sessions.check_password(state.settings, secret) else None
+
+
+@post("/login", include_in_schema=False, status_code=303)
+async def login(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Check the form's CSRF token and the secret, then set the session cookie."""
+    state = state_of(request)
+    fields = await form(request)
+    nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
+    if not nonce:
+        raise sessions.CsrfRefused
+    sessions.check_csrf(sessions.login_csrf(state.settings, nonce), fields, request)
+    next_ = sessions.safe_next(fields.get("next"))
+    project = await _project_for(state, fields.get("secret", "").strip())
+    if project is None:
+        return _login_page(request, state.settings, nonce, next_, "Wrong token or password.")
+    value = sessions.new_cookie(state.settings, project)
+    cookie = _cookie(request, sessions.SESSION_COOKIE, value, sessions.SESSION_SECONDS)
+    return Redirect(next_, status_code=303, cookies=[cookie])
+
+
+@post("/logout", include_in_schema=False, status_code=303)
+async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Drop the session cookie."""
+    await checked_form(request)
+    cookie = _cookie(request, sessions.SESSION_COOKIE, "", 0)
+    return Redirect("/login", status_code=303, cookies=[cookie])
