@@ -3,9 +3,23 @@
 import argparse
 import logging
 import os
+import threading
+import time
 
 import uvicorn
 from examples.chat.app import create_app
+
+
+def _exit_with_parent() -> None:
+    """`plaudit demo` starts us; if it is killed outright (SIGKILL), we must not linger."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def main() -> None:
@@ -18,7 +32,14 @@ def main() -> None:
     parser.add_argument("--browser-token", default=os.environ.get("PLAUDIT_BROWSER_TOKEN"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="Stop when the process that started us ends.",
+    )
     args = parser.parse_args()
+    if args.exit_with_parent:
+        _exit_with_parent()
     # The SDK's HTTP requests are routine; keep the terminal for what the user should read.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app = create_app(args.plaudit_url, args.token, args.browser_token)

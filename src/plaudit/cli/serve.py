@@ -135,7 +135,7 @@ def _start_chat(settings: Settings, chat_port: int | None) -> subprocess.Popen[b
     server = f"http://{settings.host}:{settings.port}"
     chat = subprocess.Popen(
         [sys.executable, "-m", "examples.chat", "--plaudit-url", server,
-         "--host", settings.host, "--port", str(port)],
+         "--host", settings.host, "--port", str(port), "--exit-with-parent"],
         cwd=root,
     )  # fmt: skip
     typer.secho(
