@@ -3,6 +3,7 @@
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from plaudit.cli.output import emit
 from plaudit.settings import from_environment
@@ -32,3 +33,10 @@ def upgrade(database_url: DatabaseUrl = None, json: Json = False) -> None:
         json,
         "database schema is current",
     )
+
+
+def open_engine(database_url: str | None) -> Engine:
+    """The database of `--database-url` / PLAUDIT_DATABASE_URL, migrated."""
+    engine = create_database_engine(from_environment(database_url=database_url).database_url)
+    upgrade_schema(engine)
+    return engine

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from plaudit.analytics.export import Encoder, ExportFormat, page_reader
-from plaudit.cli.db import DatabaseUrl, Json
+from plaudit.cli.db import DatabaseUrl, Json, open_engine
 from plaudit.cli.output import emit, fail
-from plaudit.cli.query import Project, open_engine, show_query_error
+from plaudit.cli.query import Project, show_query_error
 from plaudit.core.feedback import FeedbackEvent
 from plaudit.core.query.model import Filter, Moment, QueryError
 from plaudit.core.query.text import parse_filters, parse_moment

@@ -3,25 +3,15 @@
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from plaudit.cli.db import DatabaseUrl, Json
+from plaudit.cli.db import DatabaseUrl, Json, open_engine
 from plaudit.cli.output import emit, fail
-from plaudit.settings import from_environment
-from plaudit.store.database import create_database_engine
-from plaudit.store.migrate import upgrade
 from plaudit.store.signing_keys import create_signing_key, list_signing_keys, revoke_signing_key
 
 app = typer.Typer(
     help="Signing keys: the SDK mints per-span feedback tokens offline with one (DESIGN §5).",
     no_args_is_help=True,
 )
-
-
-def _engine(database_url: str | None) -> Engine:
-    engine = create_database_engine(from_environment(database_url=database_url).database_url)
-    upgrade(engine)
-    return engine
 
 
 @app.command()
@@ -37,7 +27,7 @@ def create(
 
     Give it to the SDK as PLAUDIT_SIGNING_KEY (with PLAUDIT_PROJECT set to the same project).
     """
-    engine = _engine(database_url)
+    engine = open_engine(database_url)
     with engine.begin() as connection:
         key_id, text = create_signing_key(connection, project, name)
     engine.dispose()
@@ -53,7 +43,7 @@ def list_(
     json: Json = False,
 ) -> None:
     """List signing keys (never the keys themselves)."""
-    engine = _engine(database_url)
+    engine = open_engine(database_url)
     with engine.connect() as connection:
         items = list_signing_keys(connection, project)
     engine.dispose()
@@ -71,7 +61,7 @@ def revoke(
     json: Json = False,
 ) -> None:
     """Revoke a key; every feedback token it signed is refused within seconds."""
-    engine = _engine(database_url)
+    engine = open_engine(database_url)
     with engine.begin() as connection:
         revoked = revoke_signing_key(connection, key_id)
     engine.dispose()

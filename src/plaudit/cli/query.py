@@ -8,26 +8,15 @@ import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from plaudit.analytics.run import Answer, run_query
-from plaudit.cli.db import DatabaseUrl, Json
+from plaudit.cli.db import DatabaseUrl, Json, open_engine
 from plaudit.cli.output import fail
 from plaudit.core.query.model import QueryError
 from plaudit.core.query.text import parse_query
 from plaudit.errors import PlauditError
-from plaudit.settings import from_environment
-from plaudit.store.database import create_database_engine
-from plaudit.store.migrate import upgrade
 
 Project = Annotated[str, typer.Option("--project", "-p", help="The project to read.")]
-
-
-def open_engine(database_url: str | None) -> Engine:
-    """The database of `--database-url` / PLAUDIT_DATABASE_URL, migrated."""
-    engine = create_database_engine(from_environment(database_url=database_url).database_url)
-    upgrade(engine)
-    return engine
 
 
 def show_query_error(text: str, error: QueryError) -> typer.Exit:

@@ -3,23 +3,13 @@
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from plaudit.cli.db import DatabaseUrl, Json
+from plaudit.cli.db import DatabaseUrl, Json, open_engine
 from plaudit.cli.output import emit, fail
 from plaudit.core.access import Scope
-from plaudit.settings import from_environment
-from plaudit.store.database import create_database_engine
-from plaudit.store.migrate import upgrade
 from plaudit.store.tokens import create_token, list_tokens, revoke_token
 
 app = typer.Typer(help="Access tokens (DESIGN §5).", no_args_is_help=True)
-
-
-def _engine(database_url: str | None) -> Engine:
-    engine = create_database_engine(from_environment(database_url=database_url).database_url)
-    upgrade(engine)
-    return engine
 
 
 @app.command()
@@ -43,7 +33,7 @@ def create(
 ) -> None:
     """Create a token and print its secret — the only time it is shown."""
     scopes = frozenset(scope or [Scope.ADMIN])
-    engine = _engine(database_url)
+    engine = open_engine(database_url)
     with engine.begin() as connection:
         token_id, secret = create_token(connection, project, scopes, name, origin)
     engine.dispose()
@@ -63,7 +53,7 @@ def list_(
     json: Json = False,
 ) -> None:
     """List tokens (never their secrets)."""
-    engine = _engine(database_url)
+    engine = open_engine(database_url)
     with engine.connect() as connection:
         items = list_tokens(connection, project)
     engine.dispose()
@@ -82,7 +72,7 @@ def revoke(
     json: Json = False,
 ) -> None:
     """Revoke a token; servers stop accepting it within seconds."""
-    engine = _engine(database_url)
+    engine = open_engine(database_url)
     with engine.begin() as connection:
         revoked = revoke_token(connection, token_id)
     engine.dispose()
