@@ -9,7 +9,7 @@ from plaudit.cli.output import emit, fail
 from plaudit.store.signing_keys import create_signing_key, list_signing_keys, revoke_signing_key
 
 app = typer.Typer(
-    help="Signing keys: the SDK mints per-span feedback tokens offline with one (DESIGN §5).",
+    help="Signing keys: the SDK mints per-span feedback tokens offline with one.",
     no_args_is_help=True,
 )
 

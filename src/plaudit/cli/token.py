@@ -9,7 +9,9 @@ from plaudit.cli.output import emit, fail
 from plaudit.core.access import Scope
 from plaudit.store.tokens import create_token, list_tokens, revoke_token
 
-app = typer.Typer(help="Access tokens (DESIGN §5).", no_args_is_help=True)
+app = typer.Typer(
+    help="Access tokens: create (the secret is shown once), list, revoke.", no_args_is_help=True
+)
 
 
 @app.command()
