@@ -21,6 +21,7 @@ Every event has a unique id, so the database must hold each acknowledged event e
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import contextlib
@@ -355,14 +356,15 @@ class RssSampler(threading.Thread):
 # Databases: made fresh for the run, read back directly at the end, removed afterwards.
 
 
-class Store:
+class Store(abc.ABC):
     """The database the server writes to, read directly (not through the API) to verify it."""
 
     url: str
     kind: str
 
+    @abc.abstractmethod
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        """The result of a read-only SQL statement."""
 
     def cleanup(self) -> None:
         """Remove what the run created."""

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import queue
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Final, Generic, Self, TypeVar
@@ -32,12 +33,12 @@ class WriterBusy(Exception):
     """The write queue is full; the caller should retry later."""
 
 
-class WriteOp(Generic[T]):
+class WriteOp(ABC, Generic[T]):
     """One unit of work for the writer thread."""
 
+    @abstractmethod
     def apply(self, connection: Connection) -> T:
         """Do the work inside the writer's open transaction."""
-        raise NotImplementedError
 
     @classmethod
     def apply_group(cls, connection: Connection, ops: Sequence[Self]) -> list[T]:
