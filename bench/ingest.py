@@ -366,8 +366,8 @@ class Store(abc.ABC):
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """The result of a read-only SQL statement."""
 
-    def cleanup(self) -> None:
-        """Remove what the run created."""
+    def cleanup(self) -> None:  # noqa: B027 - most stores live in the run's temporary folder
+        """Remove what the run created beyond the temporary folder (nothing by default)."""
 
 
 class SqliteStore(Store):
