@@ -50,21 +50,6 @@ PAGES = {
     "explorer: comment contains": "/feedback?capability=capability-03&text=slow",
 }
 
-# A server without the console wired into app.py yet is started like `plaudit serve` would be,
-# with the console's routes registered (the same uvicorn options as plaudit.cli.serve).
-_LAUNCHER = """
-import sys, uvicorn
-from plaudit.console import console_routes
-from plaudit.server.app import create_app
-from plaudit.settings import from_environment
-app = create_app(from_environment(database_url=sys.argv[1], port=int(sys.argv[2])))
-if not any(r.path == "/login" for r in app.routes):
-    for handler in console_routes():
-        app.register(handler)
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_config=None, access_log=False,
-            loop="uvloop", http="httptools")
-"""
-
 
 def load(database_url: str, events: int) -> float:
     """Fill the database with bench/query.py's events, dated up to now; seconds taken."""
@@ -96,17 +81,11 @@ def admin_token(database_url: str) -> str:
 
 
 def serve(database_url: str, port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`plaudit serve`, or the launcher while app.py lacks the console; (process, how)."""
+    """`plaudit serve`, as a user starts it; (process, how it was started)."""
     url = f"http://127.0.0.1:{port}"
     command = [str(plaudit_executable()), "serve", "--database-url", database_url,
                "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    process = _start(command, url, log)
-    if httpx.get(f"{url}/login").status_code != 404:
-        return process, "plaudit serve"
-    process.terminate()
-    process.wait(10)
-    launcher = [sys.executable, "-c", _LAUNCHER, database_url, str(port)]
-    return _start(launcher, url, log), "launcher (console not yet wired into app.py)"
+    return _start(command, url, log), "plaudit serve"
 
 
 def _start(command: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
