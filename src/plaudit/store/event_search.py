@@ -33,6 +33,18 @@ def _source(compiler: Compiler) -> Any:
     )
 
 
+def _matching(
+    compiler: Compiler, project: str, filters: Sequence[Filter], window: Window
+) -> list[Any]:
+    """The WHERE conditions of events of `project` matching `filters` within `window`."""
+    conditions = [feedback.c.project == project, *(compiler.condition(f) for f in filters)]
+    if window.since is not None:
+        conditions.append(event_micros >= window.since)
+    if window.until is not None:
+        conditions.append(event_micros < window.until)
+    return conditions
+
+
 def events_page(
     connection: Connection,
     project: str,
@@ -44,11 +56,7 @@ def events_page(
 ) -> list[Any]:
     """Up to `limit` events (row mappings) in (timestamp, id) order, after `after`."""
     compiler = Compiler(connection.dialect.name)
-    conditions = [feedback.c.project == project, *(compiler.condition(f) for f in filters)]
-    if window.since is not None:
-        conditions.append(event_micros >= window.since)
-    if window.until is not None:
-        conditions.append(event_micros < window.until)
+    conditions = _matching(compiler, project, filters, window)
     if after is not None:
         at, last = after
         if newest_first:
@@ -75,11 +83,7 @@ def count_events(
 ) -> int:
     """How many events match (for progress bars)."""
     compiler = Compiler(connection.dialect.name)
-    conditions = [feedback.c.project == project, *(compiler.condition(f) for f in filters)]
-    if window.since is not None:
-        conditions.append(event_micros >= window.since)
-    if window.until is not None:
-        conditions.append(event_micros < window.until)
+    conditions = _matching(compiler, project, filters, window)
     statement = select(func.count()).select_from(_source(compiler)).where(*conditions)
     return int(connection.execute(statement).scalar_one())
 

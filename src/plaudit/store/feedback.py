@@ -233,50 +233,6 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-LIST_FILTERS = (
-    "name", "capability", "step", "kind", "source", "user_id", "trace_id", "span_id",
-    "conversation_id", "link_status", "signal_type",
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a listing and the cursor of the next, if any."""
-
-    items: list[dict[str, Any]]
-    next_cursor: tuple[int, str] | None
-
-
-def list_feedback(
-    connection: Connection,
-    project: str,
-    equals: dict[str, str],
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    after: tuple[int, str] | None,
-) -> Page:
-    """Events newest first (by `timestamp`, then id), `limit` at a time."""
-    query = select(feedback).where(feedback.c.project == project)
-    for column, value in equals.items():
-        query = query.where(feedback.c[column] == value)
-    if since is not None:
-        query = query.where(feedback.c.timestamp >= to_micros(since))
-    if until is not None:
-        query = query.where(feedback.c.timestamp < to_micros(until))
-    if after is not None:
-        at, last_id = after
-        query = query.where(
-            (feedback.c.timestamp < at) | ((feedback.c.timestamp == at) & (feedback.c.id < last_id))
-        )
-    query = query.order_by(feedback.c.timestamp.desc(), feedback.c.id.desc()).limit(limit + 1)
-    rows = connection.execute(query).mappings().all()
-    items = [row_to_event(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    return Page(items, (to_micros(last["timestamp"]), last["id"]) if last is not None else None)
-
-
 def get_feedback(connection: Connection, project: str, event_id: str) -> dict[str, Any] | None:
     """One current event with its past versions under `history` (newest first)."""
     row = current_row(connection, project, event_id)

@@ -17,18 +17,21 @@ from plaudit.core.validation import Issue
 from plaudit.errors import NotFound, Unavailable, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
 from plaudit.server.api.feedback_tokens import enforce_claims, feedback_token_principal
+from plaudit.server.api.query import export_format, listing, stream_feedback_export
 from plaudit.server.auth import authenticate, bearer, require
 from plaudit.server.bodies import read_body
 from plaudit.server.cursors import decode_cursor, encode_cursor
 from plaudit.server.metrics import FEEDBACK_EVENTS
 from plaudit.server.state import JSON, ServerState, state_of
+from plaudit.store.event_search import events_page
 from plaudit.store.feedback import (
     DeleteFeedback,
     Status,
     StoreFeedback,
     get_feedback,
-    list_feedback,
+    row_to_event,
 )
+from plaudit.store.schema import to_micros
 from plaudit.store.writer import WriterBusy
 
 
@@ -187,18 +190,15 @@ async def list_feedback_events(
             )
     after = decode_cursor(cursor) if cursor else None
     start, end = _when("since", since), _when("until", until)
-    # Imported here: the query module imports this one for its shared helpers.
-    from plaudit.server.api import query as query_api
-
-    if (export := query_api.export_format(request)) is not None:
-        return await query_api.stream_feedback_export(
-            request, principal, export, equals, start, end
-        )
-
-    page = await state.read(list_feedback, principal.project, equals, start, end, limit, after)
-    next_cursor = encode_cursor(page.next_cursor) if page.next_cursor else None
+    if (export := export_format(request)) is not None:
+        return await stream_feedback_export(request, principal, export, equals, start, end)
+    filters, window = listing(equals, start, end)
+    rows = await state.read(events_page, principal.project, filters, window, after, limit + 1, True)
+    items = [row_to_event(row) for row in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = encode_cursor((to_micros(last["timestamp"]), last["id"])) if last else None
     return Response(
-        msgspec.json.encode({"items": page.items, "next_cursor": next_cursor}), media_type=JSON
+        msgspec.json.encode({"items": items, "next_cursor": next_cursor}), media_type=JSON
     )
 
 

@@ -125,6 +125,18 @@ def export_format(request: Request[Any, Any, Any]) -> ExportFormat | None:
     return None
 
 
+def listing(
+    equals: dict[str, str], since: datetime | None, until: datetime | None
+) -> tuple[list[Filter], Window]:
+    """`GET /v1/feedback`'s exact-match parameters and time range, in the query model."""
+    filters = [Filter(Field(column), Op.EQ, value) for column, value in equals.items()]
+    window = Window(
+        to_micros(since) if since is not None else None,
+        to_micros(until) if until is not None else None,
+    )
+    return filters, window
+
+
 async def stream_feedback_export(
     request: Request[Any, Any, Any],
     principal: Principal,
@@ -140,11 +152,7 @@ async def stream_feedback_export(
     """
     state = state_of(request)
     require(principal, Scope.READ)
-    filters = [Filter(Field(column), Op.EQ, value) for column, value in equals.items()]
-    window = Window(
-        to_micros(since) if since is not None else None,
-        to_micros(until) if until is not None else None,
-    )
+    filters, window = listing(equals, since, until)
     read = page_reader(state.engine.connect, principal.project, filters, window)
     encoder = Encoder(format)
 
