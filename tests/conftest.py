@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,14 +96,9 @@ def make_tokens(database_url: str) -> tuple[str, str, str]:
     return admin, browser, otlp
 
 
-def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        loop="asyncio",
-    )
+def serve_app(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    """Run an ASGI app on 127.0.0.1:`port` in a thread, once it is accepting connections."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -112,6 +108,11 @@ def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     return server, thread
+
+
+def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
+    """A Plaudit server for `settings`, on loopback in a thread."""
+    return serve_app(create_app(settings), settings.port)
 
 
 @pytest.fixture(scope="module")

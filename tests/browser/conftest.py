@@ -7,7 +7,6 @@ a browser here: it drives /usr/bin/chromium.
 
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,14 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from litestar import Litestar
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from plaudit.server.api.sdk_assets import browser_client
 from plaudit.server.app import create_app
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, repo_root
+from tests.conftest import free_port, make_tokens, repo_root, serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,26 +31,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def plaudit_app(settings: Settings) -> Litestar:
-    """The server app, with the browser client's route until app.py lists it."""
-    app = create_app(settings)
-    if not any(r.path == "/sdk/plaudit-feedback.js" for r in app.routes):
-        app.register(browser_client)
-    return app
-
-
 def serve(app: Any, port: int) -> Callable[[], None]:
     """Run `app` on loopback in a thread; answers the function that stops it."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, loop="asyncio")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
+    server, thread = serve_app(app, port)
 
     def stop() -> None:
         server.should_exit = True
@@ -87,7 +66,7 @@ def start_plaudit(
     tokens = make_tokens(database_url)
     port = free_port()
     settings = Settings(database_url=database_url, port=port, cors_origins=origins, **limits)
-    return f"http://127.0.0.1:{port}", tokens, serve(plaudit_app(settings), port)
+    return f"http://127.0.0.1:{port}", tokens, serve(create_app(settings), port)
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -5,22 +5,18 @@ The server runs in a thread on loopback (as `live_server` does) over a SQLite fi
 through Playwright; no browser is downloaded.
 """
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from litestar import Litestar
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from plaudit.demo import load_demo
 from plaudit.server.app import create_app
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens
+from tests.conftest import free_port, make_tokens, serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,31 +28,12 @@ ATTACK = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned 
 VIEWPORT = {"width": 1360, "height": 900}
 
 
-def console_app(settings: Settings) -> Litestar:
-    """The server's app, console included."""
-    return create_app(settings)
-
-
 @dataclass
 class ConsoleServer:
     url: str
     admin_token: str
     attack_event: str
     attack_trace: str
-
-
-def _serve(app: Litestar, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, loop="asyncio")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console test server did not start")
-        time.sleep(0.02)
-    return server, thread
 
 
 def _send_attack(url: str, token: str) -> tuple[str, str]:
@@ -85,7 +62,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
         database_url=database_url, port=port, console_password=PASSWORD,
         cors_origins=("https://app.example",),
     )  # fmt: skip
-    server, thread = _serve(console_app(settings), port)
+    server, thread = serve_app(create_app(settings), port)
     url = f"http://127.0.0.1:{port}"
     event_id, trace_id = _send_attack(url, admin)
     yield ConsoleServer(url, admin, event_id, trace_id)
