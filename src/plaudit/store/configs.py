@@ -7,22 +7,19 @@ import msgspec
 from sqlalchemy import Connection, delete, select
 
 from plaudit.core.configs import FeedbackConfig
-from plaudit.store.schema import feedback_configs
-from plaudit.store.spans import upsert
+from plaudit.store.bulk import insert_rows
+from plaudit.store.schema import feedback_configs, to_micros
 
 
 def put_config(connection: Connection, project: str, config: FeedbackConfig) -> None:
     """Create or replace the config of a feedback name."""
-    statement = upsert(connection, feedback_configs, ("project", "name"), ("config", "updated_at"))
-    connection.execute(
-        statement,
-        {
-            "project": project,
-            "name": config.name,
-            "config": msgspec.to_builtins(config),
-            "updated_at": datetime.now(UTC),
-        },
-    )
+    row = {
+        "project": project,
+        "name": config.name,
+        "config": msgspec.to_builtins(config),
+        "updated_at": to_micros(datetime.now(UTC)),
+    }
+    insert_rows(connection, feedback_configs, [row], conflict=("project", "name"))
 
 
 def list_configs(connection: Connection, project: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any, Self
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from plaudit.core.feedback import LinkStatus
 from plaudit.core.spans import SpanRecord
@@ -25,18 +24,6 @@ _SPAN_COLUMNS = (
     "status_code", "status_message", "attributes", "events", "links", "resource", "scope",
     "capability", "step", "conversation_id", "user_id",
 )  # fmt: skip
-
-
-def upsert(
-    connection: Connection, table: Any, keys: Sequence[str], update_columns: Sequence[str]
-) -> Any:
-    """An INSERT that updates `update_columns` when a row with the same `keys` exists."""
-    dialect = connection.dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={column: statement.excluded[column] for column in update_columns},
-    )
 
 
 class StoreSpans(WriteOp[int]):
