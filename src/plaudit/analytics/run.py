@@ -5,6 +5,7 @@ order of `by`), then metrics (as written). Rows are sorted by their group values
 query orders them by a column.
 """
 
+from array import array
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, func, select
 from plaudit.analytics.metrics import (
     SpanGroup,
     SpanReduction,
+    nearest_rank,
     per_span_values,
     sorted_distribution,
     value_order,
@@ -29,6 +31,7 @@ from plaudit.core.query.model import (
     Query,
     QueryError,
 )
+from plaudit.store.rollup import RollupPlan
 from plaudit.store.schema import feedback, from_micros, to_micros
 from plaudit.store.sql_aggregate import AggregatePlan, Window
 from plaudit.store.sql_query import Offsets, event_micros, time_limit
@@ -69,8 +72,13 @@ def run_query(
     *,
     now: datetime | None = None,
     seconds: float = DEFAULT_TIME_LIMIT,
+    use_rollup: bool = True,
 ) -> Answer:
-    """Answer `query` over `project`'s events; QueryTimeout past `seconds`."""
+    """Answer `query` over `project`'s events; QueryTimeout past `seconds`.
+
+    Queries the per-day rollup can answer read it (see `store.rollup`); `use_rollup=False` reads
+    the events whatever the query, which tests use to compare the two.
+    """
     now = now or datetime.now(UTC)
     window = Window(
         to_micros(query.since.at(now) if not isinstance(query.since, datetime) else query.since)
@@ -80,13 +88,16 @@ def run_query(
         if query.until is not None
         else None,
     )
+    dialect = connection.dialect.name
     with time_limit(connection, seconds):
         offsets = _offsets(connection, query, project, window)
-        plan = AggregatePlan(query, project, connection.dialect.name, window, offsets)
-        if query.per is Per.SPAN:
-            values = _per_span(connection, plan)
+        rollup = RollupPlan.of(query, project, dialect, window, offsets) if use_rollup else None
+        if rollup is not None:
+            values = _metrics(query, rollup.answer(connection))
+        elif query.per is Per.SPAN:
+            values = _per_span(connection, AggregatePlan(query, project, dialect, window, offsets))
         else:
-            values = _per_event(connection, plan)
+            values = _per_event(connection, AggregatePlan(query, project, dialect, window, offsets))
     rows = [
         [*(_show(g, v, query.tz) for g, v in zip(query.group_by, key, strict=True)),
          *(metrics[m.label] for m in query.metrics)]
@@ -105,10 +116,17 @@ def _per_event(
         groups[key] = dict(zip(names, row[at:], strict=True))
     _add_percentiles(connection, plan, groups)
     _add_distributions(connection, plan, groups)
-    out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for key, raw in groups.items():
-        out[key] = {m.label: _metric_value(m.fn, m.label, raw) for m in plan.query.metrics}
-    return out
+    return _metrics(plan.query, groups)
+
+
+def _metrics(
+    query: Query, groups: dict[tuple[Any, ...], dict[str, Any]]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Each group's metrics, from its raw figures."""
+    return {
+        key: {m.label: _metric_value(m.fn, m.label, raw) for m in query.metrics}
+        for key, raw in groups.items()
+    }
 
 
 def _metric_value(fn: MetricFn, label: str, raw: dict[str, Any]) -> Any:
@@ -132,12 +150,24 @@ def _add_percentiles(
     for metric in plan.query.metrics:
         if metric.fn in PERCENTILES:
             by_target.setdefault(metric.target, []).append((metric.label, PERCENTILES[metric.fn]))
+    width = sum(g.width for g in plan.groups)
     for target, wanted in by_target.items():
-        statement = plan.percentiles(target, [p for _, p in wanted])
-        for row in connection.execute(statement):
-            key, at = plan.decode_groups(row)
-            for (label, _), value in zip(wanted, row[at:], strict=True):
-                groups.setdefault(key, {})[label] = value
+        # Rows are keyed by their raw group columns, decoded once per distinct key (two raw keys
+        # may decode to one group: the JSON numbers 1 and 1.0).
+        by_raw_key: dict[tuple[Any, ...], array[float]] = {}
+        for row in connection.execute(plan.numbers(target)):
+            raw_key = tuple(row[:width])
+            if (values := by_raw_key.get(raw_key)) is None:
+                values = by_raw_key[raw_key] = array("d")
+            values.append(row[width])
+        numbers: dict[tuple[Any, ...], array[float]] = {}
+        for raw_key, values in by_raw_key.items():
+            numbers.setdefault(plan.decode_groups(raw_key)[0], array("d")).extend(values)
+        for key, values in numbers.items():
+            ordered = sorted(values)
+            figures = groups.setdefault(key, {})
+            for label, percent in wanted:
+                figures[label] = nearest_rank(ordered, percent)
 
 
 def _add_distributions(

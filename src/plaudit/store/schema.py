@@ -209,16 +209,47 @@ trace_enrichments = Table(
     Column("updated_at", UtcMicros(), nullable=False),
 )
 
-# Queries by feedback name, capability and time (migration 0002): covers satisfaction, thumbs and
-# numeric metrics and the explorer's newest-first page without reading the JSON-heavy rows.
+# Queries by feedback name and time (migrations 0002, 0005): covers the raw edges of rollup
+# queries, numeric metrics, the explorer's newest-first page and trace search by feedback without
+# reading the JSON-heavy rows.
 Index(
     "ix_feedback_query",
     feedback.c.project,
     feedback.c.name,
-    feedback.c.capability,
     feedback.c.timestamp,
+    feedback.c.capability,
     feedback.c.kind,
     feedback.c.value_num,
+    feedback.c.trace_id,
+)
+
+# Per-day sums of the events of each combination of low-cardinality fields (migration 0005).
+# Database triggers on `feedback` keep it exact: every insert, revision, link and delete moves its
+# event's contribution, whichever code path made the change. `cell` is the JSON array of the
+# dimension values, a key that tells NULL from "" (SQL unique keys treat NULLs as distinct).
+# `day` is the UTC day's first microsecond, floored (also before 1970).
+ROLLUP_DIMENSIONS = (
+    "name", "capability", "step", "kind", "source", "signal_type", "implicit", "link_status",
+)  # fmt: skip
+feedback_rollup = Table(
+    "feedback_rollup",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("day", BigInteger, primary_key=True),
+    Column("cell", Text, primary_key=True),
+    _name("name", nullable=False),
+    _name("capability"),
+    _name("step"),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("signal_type", String(16), nullable=False),
+    Column("implicit", Boolean, nullable=False),
+    Column("link_status", String(8), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("up", BigInteger, nullable=False),
+    Column("down", BigInteger, nullable=False),
+    Column("value_count", BigInteger, nullable=False),
+    Column("value_sum", Float, nullable=False),
 )
 
 # Per-project keys that sign per-span feedback tokens (HMAC needs the key itself, so it is kept).

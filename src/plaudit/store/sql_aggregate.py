@@ -2,7 +2,7 @@
 
 `rows` has one row per matching event. Over it:
 - `aggregate()` groups and computes count, count_distinct, sum, avg, min, max, pct_true, up, down;
-- `percentiles()` ranks each group's values with window functions and picks the nearest rank;
+- `numbers()` lists each group's values, for nearest-rank percentiles picked in Python;
 - `distribution()` counts each group's values;
 - `latest()` keeps, for `per span`, each (group, span, user)'s latest event for reduction in Python.
 """
@@ -159,30 +159,15 @@ class AggregatePlan:
         )
         return statement, names
 
-    def percentiles(self, target: Field, percents: list[int]) -> Select[Any]:
-        """Each group's nearest-rank percentiles of a number: the value at rank ceil(p·n/100)."""
+    def numbers(self, target: Field) -> Select[Any]:
+        """Each event's group columns and number (events without a number left out).
+
+        Percentiles are picked from these in Python: sorting there is several times faster than
+        SQLite's window functions, and both stores then share one nearest-rank implementation.
+        """
         value = self.rows.c[self.input("number", target)]
-        keys = self.group_keys(self.rows.c)
-        inner_names = [c.name for g in self.groups for c in g.inner]
-        ranked = (
-            select(
-                *(self.rows.c[name] for name in inner_names),
-                value.label("v"),
-                func.row_number().over(partition_by=keys, order_by=value).label("rn"),
-                func.count().over(partition_by=keys).label("n"),
-            )
-            .where(value.is_not(None))
-            .subquery("ranked")
-        )
-        chosen = [
-            func.max(_when(ranked.c.rn == (ranked.c.n * p + 99) // 100, ranked.c.v))
-            for p in percents
-        ]
-        return (
-            select(*self.group_outputs(ranked.c), *chosen)
-            .select_from(ranked)
-            .group_by(*self.group_keys(ranked.c))
-        )
+        plain = [c for g in self.groups for c in g.plain(self.rows.c)]
+        return select(*plain, value).where(value.is_not(None))
 
     def distribution(self, name: str) -> Select[Any]:
         """Count of events per (group, value of the distributed field)."""

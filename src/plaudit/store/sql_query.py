@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     Connection,
     Float,
+    Table,
     Text,
     and_,
     bindparam,
@@ -162,6 +163,10 @@ class Compiler:
     dialect: str
     offsets: Offsets | None = None
     uses_spans: bool = False
+    # Plain fields and time buckets read these: the events, or a rollup with the same field
+    # columns and a `moment` of its own (see store.rollup).
+    table: Table = feedback
+    moment: Expr = event_micros
     _labels: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -214,7 +219,7 @@ class Compiler:
         return case((node.category == "b", case((truth, 1.0), else_=0.0)))
 
     def text_column(self, target: Field) -> Expr:
-        column: Expr = feedback.c[target.root]
+        column: Expr = self.table.c[target.root]
         return column.collate("C") if self.postgres else column
 
     # -- filters --------------------------------------------------------------------------------
@@ -231,7 +236,7 @@ class Compiler:
         if kind is FieldKind.TAGS:
             return not_(self.has_tag(value)) if op is Op.NE else self.has_tag(value)
         if kind is FieldKind.BOOL:
-            return _apply(feedback.c.implicit, op, value)
+            return _apply(self.table.c.implicit, op, value)
         if kind is FieldKind.TEXT:
             return self.compare_text(self.text_column(target), op, value)
         if kind is FieldKind.VALUE:
@@ -283,11 +288,11 @@ class Compiler:
     # -- groups ---------------------------------------------------------------------------------
 
     def bucket(self, unit: BucketUnit) -> Expr:
-        moment: Expr = event_micros
+        moment = self.moment
         if self.offsets is not None:
             first, changes = self.offsets
             shift = (
-                case(*((event_micros < at, offset) for at, offset in _windows(first, changes)),
+                case(*((self.moment < at, offset) for at, offset in _windows(first, changes)),
                      else_=changes[-1][1])
                 if changes
                 else literal(first, BigInteger)
@@ -295,7 +300,9 @@ class Compiler:
             moment = moment + shift
         size = BUCKET_MICROS[unit]
         origin = WEEK_ORIGIN_MICROS if unit is BucketUnit.WEEK else 0
-        return ((moment - origin) // size) * size + origin
+        since_origin = moment - origin
+        # `%` keeps the dividend's sign in both stores: this floors, also before 1970.
+        return since_origin - ((since_origin % size) + size) % size + origin
 
     def group(self, group: Group, stem: str = "g") -> GroupSql:
         if isinstance(group, Bucket):
@@ -304,7 +311,7 @@ class Compiler:
         kind = group.kind
         if kind in (FieldKind.TEXT, FieldKind.BOOL):
             name = self.label(stem)
-            return _single(feedback.c[group.root].label(name), name, lambda v: v[0])
+            return _single(self.table.c[group.root].label(name), name, lambda v: v[0])
         if kind is FieldKind.VALUE:
             text, num = self.label(stem), self.label(stem)
             inner = [feedback.c.value_text.label(text), feedback.c.value_num.label(num)]
