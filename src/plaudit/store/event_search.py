@@ -115,16 +115,64 @@ def search_traces(
     named = [f for f in filters if f.field.root == "feedback"]
     on_span = [f for f in filters if f.field.root == "span"]
     if on_event or named or not on_span:
-        statement = _by_feedback(compiler, project, on_event, named, on_span)
-    else:
-        statement = _by_spans(compiler, project, on_span)
-    inner = statement.subquery("hits")
+        matching = _matching_events(compiler, project, on_event, named, on_span)
+        return _newest_traces(connection, matching, after, limit)
+    inner = _by_spans(compiler, project, on_span).subquery("hits")
     query = select(inner.c.trace_id, inner.c.at)
     if after is not None:
         at, last = after
         query = query.where(or_(inner.c.at < at, and_(inner.c.at == at, inner.c.trace_id < last)))
     query = query.order_by(inner.c.at.desc(), inner.c.trace_id.desc()).limit(limit)
     return [TraceHit(trace_id, int(at)) for trace_id, at in connection.execute(query)]
+
+
+def _newest_traces(
+    connection: Connection, matching: list[Any], after: Position | None, limit: int
+) -> list[TraceHit]:
+    """Traces in order of their newest matching event, read newest first until `limit` are found.
+
+    The scan stops early instead of grouping every match by trace. A trace appears at its newest
+    match; its older matches are skipped, and so are traces a previous page already listed (those
+    with a match at or before `after` in the page order).
+    """
+    at_order = [event_micros.desc(), feedback.c.trace_id.desc()]
+    scan = select(feedback.c.trace_id, event_micros).where(*matching).order_by(*at_order)
+    listed_before: Any = None
+    if after is not None:
+        at, last = after
+        scan = scan.where(
+            or_(event_micros < at, and_(event_micros == at, feedback.c.trace_id < last))
+        )
+        listed_before = or_(
+            event_micros > at, and_(event_micros == at, feedback.c.trace_id >= last)
+        )
+    hits: list[TraceHit] = []
+    seen: set[str] = set()
+    chunk = max(64, 2 * limit)
+    position: Position | None = None
+    while len(hits) < limit:
+        page = scan
+        if position is not None:
+            page = page.where(
+                or_(
+                    event_micros < position[0],
+                    and_(event_micros == position[0], feedback.c.trace_id < position[1]),
+                )
+            )
+        rows = connection.execute(page.limit(chunk)).all()
+        found = [(trace_id, int(at)) for trace_id, at in rows if trace_id not in seen]
+        seen.update(trace_id for trace_id, _ in found)
+        if listed_before is not None and found:
+            earlier = select(feedback.c.trace_id).where(
+                *matching, listed_before, feedback.c.trace_id.in_([t for t, _ in found])
+            )
+            listed = set(connection.scalars(earlier.distinct()))
+            found = [hit for hit in found if hit[0] not in listed]
+        hits += [TraceHit(trace_id, at) for trace_id, at in found[: limit - len(hits)]]
+        if len(rows) < chunk:
+            break
+        position = (int(rows[-1][1]), rows[-1][0])
+    return hits
 
 
 def _named_feedback(compiler: Compiler, project: str, item: Filter) -> Any:
@@ -149,13 +197,14 @@ def _span_traces(compiler: Compiler, project: str, item: Filter) -> Any:
     )
 
 
-def _by_feedback(
+def _matching_events(
     compiler: Compiler,
     project: str,
     on_event: Sequence[Filter],
     named: Sequence[Filter],
     on_span: Sequence[Filter],
-) -> Select[Any]:
+) -> list[Any]:
+    """Conditions on a feedback event that make its trace a match."""
     conditions = [feedback.c.project == project, feedback.c.trace_id.is_not(None)]
     conditions += [compiler.condition(f) for f in on_event]
     if named:
@@ -168,11 +217,7 @@ def _by_feedback(
         feedback.c.trace_id.in_(_named_feedback(compiler, project, f)) for f in named[1:]
     ]
     conditions += [feedback.c.trace_id.in_(_span_traces(compiler, project, f)) for f in on_span]
-    return (
-        select(feedback.c.trace_id.label("trace_id"), func.max(event_micros).label("at"))
-        .where(*conditions)
-        .group_by(feedback.c.trace_id)
-    )
+    return conditions
 
 
 def _by_spans(compiler: Compiler, project: str, on_span: Sequence[Filter]) -> Select[Any]:

@@ -1,71 +1,124 @@
-"""Answering aggregate queries from the per-day rollup, exactly.
+"""Answering aggregate queries from the per-day rollups, exactly.
 
-`feedback_rollup` (migration 0005) holds per-day sums for each combination of the low-cardinality
-fields. A query whose filters and groups use only those fields, whose time buckets are UTC days
-or weeks, and whose metrics are sums of sums (count, up, down, satisfaction, sum, avg and
-pct_true of `value`) is answered from it: the whole days inside the time range come from the
-rollup, the partial days at either end from the events, and the two are added up per group. Any
-other query reads the events (`sql_aggregate`).
+Two rollups (migration 0005) hold per-day sums: `feedback_rollup` per combination of the
+low-cardinality fields, and `feedback_metadata_rollup` per name, capability and top-level
+metadata entry. A query is answered from one of them when its metrics are sums of sums (count,
+up, down, satisfaction, and sum, avg and pct_true of `value`), its time buckets are UTC days or
+weeks, and its filters and groups use only that rollup's fields (for the metadata rollup: one
+metadata key, which may be both filtered and grouped by). The whole days inside the time range come
+from the rollup, the partial days at either end from the events, and the figures are added up per
+group. Any other query reads the events (`sql_aggregate`).
+
+Events lacking the grouped metadata key (or holding an object, array or null there) form the
+group `null`: its figures are the day's totals from `feedback_rollup` less the entries'.
 """
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Float,
-    Select,
+    Table,
+    and_,
     case,
-    cast,
+    false,
     func,
+    literal,
+    or_,
     select,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import TypeEngine
 
-from plaudit.core.query.fields import VALUE, FieldKind
-from plaudit.core.query.model import Bucket, BucketUnit, Group, MetricFn, Per, Query
-from plaudit.store.schema import ROLLUP_DIMENSIONS, feedback, feedback_rollup
-from plaudit.store.sql_aggregate import Window
-from plaudit.store.sql_query import Compiler, GroupSql, Offsets, event_micros, thumb_value
+from plaudit.core.query.fields import VALUE, Field, FieldKind
+from plaudit.core.query.model import (
+    Bucket,
+    BucketUnit,
+    Filter,
+    Group,
+    Metric,
+    MetricFn,
+    Op,
+    Per,
+    Query,
+)
+from plaudit.store.schema import ROLLUP_DIMENSIONS, feedback_metadata_rollup, feedback_rollup
+from plaudit.store.sql_aggregate import AggregatePlan, Window
+from plaudit.store.sql_query import Compiler, Offsets, apply_op, normalise_number
 
 Expr = ColumnElement[Any]
+Figures = list[float]
 DAY: Final = 86_400_000_000
-FIELDS: Final = frozenset({"project", *ROLLUP_DIMENSIONS})
+SUMS: Final = ("count", "up", "down", "value_count", "value_sum", "bool_count", "bool_sum")
 COUNTED: Final = frozenset({MetricFn.COUNT, MetricFn.UP, MetricFn.DOWN, MetricFn.SATISFACTION})
 OF_VALUE: Final = frozenset({MetricFn.SUM, MetricFn.AVG, MetricFn.PCT_TRUE})
-SUMS: Final[dict[str, type[TypeEngine[Any]]]] = {
-    "count": BigInteger, "up": BigInteger, "down": BigInteger, "value_count": BigInteger,
-    "value_sum": Float, "bool_count": BigInteger, "bool_sum": Float,
-}  # fmt: skip
-rollup_day: Final[ColumnElement[int]] = type_coerce(feedback_rollup.c.day, BigInteger)
+EDGE_METRICS: Final = (
+    Metric(MetricFn.COUNT),
+    Metric(MetricFn.UP),
+    Metric(MetricFn.SUM),
+    Metric(MetricFn.PCT_TRUE),
+)
+"""Metrics whose inputs `AggregatePlan.sums()` needs."""
+
+FIELDS: Final = frozenset({"project", *ROLLUP_DIMENSIONS})
+METADATA_FIELDS: Final = frozenset({"project", "name", "capability"})
 
 
-def serves(query: Query, offsets: Offsets | None) -> bool:
-    """Whether every part of `query` can be summed from the rollup."""
+def metadata_key(target: Field) -> str | None:
+    """The top-level key of a `metadata.<key>` field, else None."""
+    return target.path[0] if target.root == "metadata" and len(target.path) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Which rollup answers a query; `key` is the metadata key for the metadata rollup."""
+
+    table: Table
+    key: str | None = None
+
+
+def source_for(query: Query, offsets: Offsets | None) -> Source | None:
+    """The rollup that can answer `query`, or None."""
     if query.per is not Per.EVENT:
-        return False
+        return None
     for metric in query.metrics:
         if metric.fn not in COUNTED and not (metric.fn in OF_VALUE and metric.target == VALUE):
-            return False
-    if not all(_is_dimension(f.field) for f in query.filters):
-        return False
-    return all(_groups_by_day(g, offsets) or _is_dimension(g) for g in query.group_by)
+            return None
+    fields = [f.field for f in query.filters]
+    for group in query.group_by:
+        if isinstance(group, Bucket):
+            if not _whole_days(group, offsets):
+                return None
+        else:
+            fields.append(group)
+    keys = {metadata_key(f) for f in fields if f.root == "metadata"}
+    plain = [f for f in fields if f.root != "metadata"]
+    if not keys:
+        return Source(feedback_rollup) if all(_plain_in(f, FIELDS) for f in plain) else None
+    if len(keys) != 1 or None in keys or not all(_plain_in(f, METADATA_FIELDS) for f in plain):
+        return None
+    if any(m.fn is MetricFn.PCT_TRUE for m in query.metrics):  # it keeps no kinds
+        return None
+    if any(f.field.root == "metadata" and _matches_null(f) for f in query.filters):
+        return None
+    return Source(feedback_metadata_rollup, keys.pop())
 
 
-def _is_dimension(group: Group) -> bool:
-    if isinstance(group, Bucket):
-        return False
-    return group.kind in (FieldKind.TEXT, FieldKind.BOOL) and group.root in FIELDS
+def _plain_in(target: Field, allowed: frozenset[str]) -> bool:
+    return target.kind in (FieldKind.TEXT, FieldKind.BOOL) and target.root in allowed
 
 
-def _groups_by_day(group: Group, offsets: Offsets | None) -> bool:
+def _matches_null(item: Filter) -> bool:
+    values = item.value if isinstance(item.value, tuple) else (item.value,)
+    return None in values
+
+
+def _whole_days(group: Bucket, offsets: Offsets | None) -> bool:
     """Day and week buckets in UTC (or a zone at UTC+0 throughout the range) are unions of days."""
-    if not isinstance(group, Bucket) or group.unit not in (BucketUnit.DAY, BucketUnit.WEEK):
+    if group.unit not in (BucketUnit.DAY, BucketUnit.WEEK):
         return False
     return offsets is None or (offsets[0] == 0 and not offsets[1])
 
@@ -96,6 +149,14 @@ class Split:
         return cls(Window(first, end), tuple(edges))
 
 
+@dataclass(slots=True)
+class _Columns:
+    """How one group is selected from a rollup and decoded."""
+
+    expressions: list[Expr]
+    decode: Callable[[Sequence[Any]], Any]
+
+
 @dataclass
 class RollupPlan:
     """One query over one project, summed from rollup days and event edges."""
@@ -103,6 +164,7 @@ class RollupPlan:
     query: Query
     project: str
     dialect: str
+    source: Source
     split: Split
     offsets: Offsets | None = None
 
@@ -112,102 +174,176 @@ class RollupPlan:
     ) -> "RollupPlan | None":
         """The plan, or None when the query must read the events."""
         split = Split.of(window)
-        if split is None or not serves(query, offsets):
+        source = source_for(query, offsets)
+        if split is None or source is None:
             return None
-        return cls(query, project, dialect, split, offsets)
-
-    def statement(self) -> Select[Any]:
-        """Group columns, then SUMS, one row per group (one row in all without groups)."""
-        # Each part compiles the groups afresh, so their labels (g0, g1, …) are the same.
-        days = Compiler(self.dialect, self.offsets, table=feedback_rollup, moment=rollup_day)
-        groups = self._groups(days)
-        parts = [self._days(days, groups)]
-        for edge in self.split.edges:
-            events = Compiler(self.dialect, self.offsets)
-            parts.append(self._events(events, self._groups(events), edge))
-        both = union_all(*parts).subquery("parts")
-        keys = [both.c[name] for g in groups for name in g.keys]
-        # PostgreSQL sums integers as numeric: cast back, so figures are ints and floats.
-        sums = [
-            cast(func.coalesce(func.sum(both.c[name]), 0), SUMS[name]).label(name) for name in SUMS
-        ]
-        return select(*keys, *sums).group_by(*keys)
+        return cls(query, project, dialect, source, split, offsets)
 
     def answer(self, connection: Connection) -> dict[tuple[Any, ...], dict[str, Any]]:
         """Each group's raw figures: count, up, down and each value metric's number."""
-        groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-        width = len(self.query.group_by)
-        for row in connection.execute(self.statement()):
-            sums = dict(zip(SUMS, row[width:], strict=True))
-            figures: dict[str, Any] = {
-                "count": sums["count"],
-                "up": sums["up"],
-                "down": sums["down"],
-            }
-            for metric in self.query.metrics:
-                if metric.fn in OF_VALUE:
-                    figures[metric.label] = _value_metric(metric.fn, sums)
-            groups[tuple(row[:width])] = figures
-        return groups
+        figures: dict[tuple[Any, ...], Figures] = {}
+        if not self.query.group_by:
+            figures[()] = [0] * len(SUMS)
+        if self.source.key is None:
+            _add(figures, self._days(connection, feedback_rollup))
+        else:
+            entries = list(self._days(connection, feedback_metadata_rollup))
+            _add(figures, entries)
+            if self._groups_by_metadata() and not self._filters_metadata():
+                _add(figures, self._without_entry(connection, entries))
+        for edge in self.split.edges:
+            _add(figures, self._events(connection, edge))
+        # A group exists where it has events; without groups there is always the one row.
+        return {key: _raw(self.query, sums) for key, sums in figures.items() if sums[0] or not key}
 
-    def _groups(self, compiler: Compiler) -> list[GroupSql]:
-        return [compiler.group(g) for g in self.query.group_by]
+    # -- whole days -----------------------------------------------------------------------------
 
-    def _days(self, compiler: Compiler, groups: Sequence[GroupSql]) -> Select[Any]:
-        table = feedback_rollup.c
-        is_bool = table.kind == "bool"
-        conditions = [table.project == self.project]
+    def _days(
+        self, connection: Connection, table: Table, groups: Sequence[Group] | None = None
+    ) -> Iterable[tuple[tuple[Any, ...], Figures]]:
+        """Decoded group keys and figures over the whole days, from `table`."""
+        day = type_coerce(table.c.day, BigInteger)
+        compiler = Compiler(self.dialect, self.offsets, table=table, moment=day)
+        columns = [self._columns(compiler, g) for g in self.query.group_by if groups is None]
+        columns += [self._columns(compiler, g) for g in groups or ()]
+        conditions = [table.c.project == self.project]
         if self.split.days.since is not None:
-            conditions.append(rollup_day >= self.split.days.since)
+            conditions.append(day >= self.split.days.since)
         if self.split.days.until is not None:
-            conditions.append(rollup_day < self.split.days.until)
-        conditions += [compiler.condition(f) for f in self.query.filters]
-        sums = [
-            func.sum(table["count"]),
-            func.sum(table.up),
-            func.sum(table.down),
-            func.sum(table.value_count),
-            func.sum(table.value_sum),
-            func.sum(case((is_bool, table.value_count), else_=0)),
-            func.sum(case((is_bool, table.value_sum), else_=0.0)),
-        ]
-        return _grouped(groups, sums, conditions)
+            conditions.append(day < self.split.days.until)
+        if self.source.key is not None and table is feedback_metadata_rollup:
+            conditions.append(table.c.key == self.source.key)
+        for item in self.query.filters:
+            if item.field.root == "metadata":  # only the metadata rollup sees these
+                conditions.append(_entry_condition(compiler, item))
+            else:
+                conditions.append(compiler.condition(item))
+        keys = [e for c in columns for e in c.expressions]
+        statement = select(*keys, *_rollup_sums(table)).where(*conditions)
+        if keys:
+            statement = statement.group_by(*keys)
+        for row in connection.execute(statement):
+            yield _decoded(columns, row), _floats(row[len(keys) :])
 
-    def _events(self, compiler: Compiler, groups: Sequence[GroupSql], edge: Window) -> Select[Any]:
-        value = feedback.c.value_num
-        is_bool = feedback.c.kind == "bool"
-        conditions = [feedback.c.project == self.project]
-        if edge.since is not None:
-            conditions.append(event_micros >= edge.since)
-        if edge.until is not None:
-            conditions.append(event_micros < edge.until)
-        conditions += [compiler.condition(f) for f in self.query.filters]
-        sums = [
-            func.count(),
-            func.count(case((thumb_value > 0, 1))),
-            func.count(case((thumb_value < 0, 1))),
-            func.count(value),
-            func.coalesce(func.sum(value), 0.0),
-            func.count(case((is_bool, value))),
-            func.coalesce(func.sum(case((is_bool, value))), 0.0),
-        ]
-        return _grouped(groups, sums, conditions)
+    def _columns(self, compiler: Compiler, group: Group) -> _Columns:
+        if isinstance(group, Field) and group.root == "metadata":
+            table = feedback_metadata_rollup.c
+            return _Columns([table.value_type, table.value_text, table.value_num], _entry_value)
+        sql = compiler.group(group)
+        return _Columns([c.element for c in sql.inner], lambda values: values[0])
+
+    def _groups_by_metadata(self) -> bool:
+        return any(isinstance(g, Field) and g.root == "metadata" for g in self.query.group_by)
+
+    def _filters_metadata(self) -> bool:
+        return any(f.field.root == "metadata" for f in self.query.filters)
+
+    def _without_entry(
+        self, connection: Connection, entries: list[tuple[tuple[Any, ...], Figures]]
+    ) -> Iterable[tuple[tuple[Any, ...], Figures]]:
+        """The `null` metadata group: each group's day totals less its entries' figures."""
+        at = next(
+            i for i, g in enumerate(self.query.group_by)
+            if isinstance(g, Field) and g.root == "metadata"
+        )  # fmt: skip
+        others = [g for i, g in enumerate(self.query.group_by) if i != at]
+        remaining: dict[tuple[Any, ...], Figures] = {}
+        for key, sums in self._days(connection, feedback_rollup, others):
+            remaining[key] = sums
+        for key, sums in entries:
+            rest = key[:at] + key[at + 1 :]
+            remaining[rest] = [a - b for a, b in zip(remaining[rest], sums, strict=True)]
+        for rest, sums in remaining.items():
+            if sums[0]:
+                yield (*rest[:at], None, *rest[at:]), sums
+
+    # -- partial days ---------------------------------------------------------------------------
+
+    def _events(
+        self, connection: Connection, edge: Window
+    ) -> Iterable[tuple[tuple[Any, ...], Figures]]:
+        measured = dataclasses.replace(self.query, metrics=EDGE_METRICS, order=None, limit=None)
+        plan = AggregatePlan(measured, self.project, self.dialect, edge, self.offsets)
+        for row in connection.execute(plan.sums()):
+            key, at = plan.decode_groups(row)
+            yield key, _floats(row[at:])
 
 
-def _grouped(
-    groups: Sequence[GroupSql], sums: Sequence[Expr], conditions: Sequence[Expr]
-) -> Select[Any]:
-    inner = [column for g in groups for column in g.inner]
-    labelled = [s.label(name) for s, name in zip(sums, SUMS, strict=True)]
-    statement = select(*inner, *labelled).where(*conditions)
-    return statement.group_by(*inner) if inner else statement
+def _rollup_sums(table: Table) -> list[Expr]:
+    columns = table.c
+    sums = [func.sum(columns[name]) for name in ("count", "up", "down", "value_count", "value_sum")]
+    if "kind" not in columns:  # the metadata rollup: pct_true is not served from it
+        return [*sums, literal(0), literal(0.0)]
+    is_bool = columns.kind == "bool"
+    return [
+        *sums,
+        func.sum(case((is_bool, columns.value_count), else_=0)),
+        func.sum(case((is_bool, columns.value_sum), else_=0.0)),
+    ]
 
 
-def _value_metric(fn: MetricFn, sums: dict[str, Any]) -> float | None:
-    if fn is MetricFn.SUM:
-        return float(sums["value_sum"]) if sums["value_count"] else None
-    if fn is MetricFn.AVG:
-        return sums["value_sum"] / sums["value_count"] if sums["value_count"] else None
-    if fn is MetricFn.PCT_TRUE:
-        return sums["bool_sum"] / sums["bool_count"] if sums["bool_count"] else None
-    return None
+def _floats(values: Sequence[Any]) -> Figures:
+    """Figures as floats (PostgreSQL sums integers as numeric; no sum reaches 2**53)."""
+    return [float(v or 0) for v in values]
+
+
+def _entry_condition(compiler: Compiler, item: Filter) -> Expr:
+    """A metadata filter over the metadata rollup's entry, as `Compiler.compare` reads JSON."""
+    table = feedback_metadata_rollup.c
+    values = item.value if isinstance(item.value, tuple) else (item.value,)
+    op = Op.EQ if item.op is Op.IN else item.op
+    matches = []
+    for value in values:
+        if isinstance(value, bool):
+            matches.append(
+                and_(table.value_type == "b", apply_op(table.value_num, op, float(value)))
+            )
+        elif isinstance(value, int | float):
+            matches.append(
+                and_(table.value_type == "n", apply_op(table.value_num, op, float(value)))
+            )
+        else:
+            text = table.value_text.collate("C") if compiler.postgres else table.value_text
+            matches.append(and_(table.value_type == "s", compiler.compare_text(text, op, value)))
+    return or_(false(), *matches)
+
+
+def _entry_value(values: Sequence[Any]) -> Any:
+    kind, text, number = values
+    if kind == "s":
+        return text
+    if kind == "b":
+        return number == 1
+    return normalise_number(number)
+
+
+def _decoded(columns: Sequence[_Columns], row: Sequence[Any]) -> tuple[Any, ...]:
+    key, at = [], 0
+    for column in columns:
+        width = len(column.expressions)
+        key.append(column.decode(row[at : at + width]))
+        at += width
+    return tuple(key)
+
+
+def _add(
+    figures: dict[tuple[Any, ...], Figures], rows: Iterable[tuple[tuple[Any, ...], Figures]]
+) -> None:
+    for key, sums in rows:
+        current = figures.get(key)
+        figures[key] = (
+            sums if current is None else [a + b for a, b in zip(current, sums, strict=True)]
+        )
+
+
+def _raw(query: Query, sums: Figures) -> dict[str, Any]:
+    count, up, down, value_count, value_sum, bool_count, bool_sum = sums
+    raw: dict[str, Any] = {"count": int(count), "up": int(up), "down": int(down)}
+    for metric in query.metrics:
+        if metric.fn is MetricFn.SUM:
+            raw[metric.label] = value_sum if value_count else None
+        elif metric.fn is MetricFn.AVG:
+            raw[metric.label] = value_sum / value_count if value_count else None
+        elif metric.fn is MetricFn.PCT_TRUE:
+            raw[metric.label] = bool_sum / bool_count if bool_count else None
+    return raw

@@ -3,6 +3,7 @@
 `rows` has one row per matching event. Over it:
 - `aggregate()` groups and computes count, count_distinct, sum, avg, min, max, pct_true, up, down;
 - `numbers()` lists each group's values, for nearest-rank percentiles picked in Python;
+- `sums()` computes what a rollup keeps, for the partial days of a rollup-served query;
 - `distribution()` counts each group's values;
 - `latest()` keeps, for `per span`, each (group, span, user)'s latest event for reduction in Python.
 """
@@ -14,7 +15,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
-from plaudit.core.query.fields import Field
+from plaudit.core.query.fields import VALUE, Field
 from plaudit.core.query.model import NUMERIC, THUMBS, Metric, MetricFn, Query
 from plaudit.store.schema import feedback, spans
 from plaudit.store.sql_query import Compiler, GroupSql, Offsets, event_micros, thumb_value
@@ -158,6 +159,30 @@ class AggregatePlan:
             .group_by(*self.group_keys(rows))
         )
         return statement, names
+
+    def sums(self) -> Select[Any]:
+        """Per group, the figures a rollup keeps (`store.rollup.SUMS`), from the events.
+
+        The query must measure `up`, `sum` and `pct_true` of `value`, so their inputs are in `rows`.
+        """
+        rows = self.rows.c
+        thumb = rows[self.input("thumb", VALUE)]
+        number = rows[self.input("number", VALUE)]
+        boolean = rows[self.input("boolean", VALUE)]
+        return (
+            select(
+                *self.group_outputs(rows),
+                func.count(),
+                func.count(_when(thumb > 0)),
+                func.count(_when(thumb < 0)),
+                func.count(number),
+                func.coalesce(func.sum(number), 0.0),
+                func.count(boolean),
+                func.coalesce(func.sum(boolean), 0.0),
+            )
+            .select_from(self.rows)
+            .group_by(*self.group_keys(rows))
+        )
 
     def numbers(self, target: Field) -> Select[Any]:
         """Each event's group columns and number (events without a number left out).

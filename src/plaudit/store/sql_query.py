@@ -236,7 +236,7 @@ class Compiler:
         if kind is FieldKind.TAGS:
             return not_(self.has_tag(value)) if op is Op.NE else self.has_tag(value)
         if kind is FieldKind.BOOL:
-            return _apply(self.table.c.implicit, op, value)
+            return apply_op(self.table.c.implicit, op, value)
         if kind is FieldKind.TEXT:
             return self.compare_text(self.text_column(target), op, value)
         if kind is FieldKind.VALUE:
@@ -246,9 +246,9 @@ class Compiler:
             missing = or_(node.category.is_(None), node.category == "z")
             return not_(missing) if op is Op.NE else missing
         if isinstance(value, bool):
-            return and_(node.category == "b", _apply(self.boolean(target), op, float(value)))
+            return and_(node.category == "b", apply_op(self.boolean(target), op, float(value)))
         if isinstance(value, int | float):
-            return and_(node.category == "n", _apply(self.number(target), op, float(value)))
+            return and_(node.category == "n", apply_op(self.number(target), op, float(value)))
         text = node.text.collate("C") if self.postgres else node.text
         return and_(node.category == "s", self.compare_text(text, op, value))
 
@@ -257,7 +257,7 @@ class Compiler:
             return column.is_not(None) if op is Op.NE else column.is_(None)
         if op is Op.CONTAINS:
             return self.contains(column, str(value))
-        return _apply(column, op, value)
+        return apply_op(column, op, value)
 
     def compare_value(self, op: Op, value: Scalar) -> Expr:
         num, label = feedback.c.value_num, feedback.c.value_text
@@ -265,10 +265,10 @@ class Compiler:
             missing = and_(num.is_(None), label.is_(None))
             return not_(missing) if op is Op.NE else missing
         if isinstance(value, bool):
-            return and_(feedback.c.kind == "bool", _apply(num, op, float(value)))
+            return and_(feedback.c.kind == "bool", apply_op(num, op, float(value)))
         if isinstance(value, int | float):
             numeric = feedback.c.kind.in_(["thumb", "number"])
-            return and_(numeric, _apply(num, op, float(value)))
+            return and_(numeric, apply_op(num, op, float(value)))
         return self.compare_text(label.collate("C") if self.postgres else label, op, value)
 
     def contains(self, column: Expr, needle: str) -> Expr:
@@ -348,7 +348,8 @@ def _windows(first: int, changes: tuple[tuple[int, int], ...]) -> list[tuple[int
     return [(at, offsets[index]) for index, (at, _) in enumerate(changes)]
 
 
-def _apply(column: Expr, op: Op, value: Any) -> Expr:
+def apply_op(column: Expr, op: Op, value: Any) -> Expr:
+    """`column op value` for the comparison operators."""
     operations: dict[Op, Callable[[Expr, Any], Expr]] = {
         Op.EQ: lambda c, v: c == v,
         Op.NE: lambda c, v: c != v,
