@@ -160,8 +160,11 @@ def _newest_traces(
                 )
             )
         rows = connection.execute(page.limit(chunk)).all()
-        found = [(trace_id, int(at)) for trace_id, at in rows if trace_id not in seen]
-        seen.update(trace_id for trace_id, _ in found)
+        found = []
+        for trace_id, at in rows:
+            if trace_id not in seen:
+                seen.add(trace_id)
+                found.append((trace_id, int(at)))
         if listed_before is not None and found:
             earlier = select(feedback.c.trace_id).where(
                 *matching, listed_before, feedback.c.trace_id.in_([t for t, _ in found])
