@@ -92,8 +92,9 @@ def run_query(
     with time_limit(connection, seconds):
         offsets = _offsets(connection, query, project, window)
         rollup = RollupPlan.of(query, project, dialect, window, offsets) if use_rollup else None
-        if rollup is not None:
-            values = _metrics(query, rollup.answer(connection))
+        summed = rollup.answer(connection) if rollup is not None else None
+        if summed is not None:
+            values = _metrics(query, summed)
         elif query.per is Per.SPAN:
             values = _per_span(connection, AggregatePlan(query, project, dialect, window, offsets))
         else:

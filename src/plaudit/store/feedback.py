@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 from sqlalchemy import Connection, delete, insert, select
 
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, label_value, numeric_value
+from plaudit.store import rollup_writes
 from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
 from plaudit.store.schema import feedback, feedback_history, to_micros
@@ -157,13 +158,16 @@ class _Batch:
         row["revision"] = prior.revision + 1
         _archive(self.connection, self.project, event.id, "revised", op.received_at, op.actor)
         values = {k: v for k, v in row.items() if k not in ("project", "id")}
+        rollup_writes.remove(self.connection, self.project, [event.id])
         update_row(self.connection, feedback, {"project": self.project, "id": event.id}, values)
+        rollup_writes.add(self.connection, self.project, [event.id])
         self.known[event.id] = _Known(event.content_hash, row["revision"])
         return "revised"
 
     def _flush(self) -> None:
         if self.to_insert:
             insert_rows(self.connection, feedback, list(self.to_insert.values()), encoded=True)
+            rollup_writes.add(self.connection, self.project, list(self.to_insert))
             self.to_insert.clear()
 
 
@@ -208,6 +212,7 @@ class DeleteFeedback(WriteOp[bool]):
     def apply(self, connection: Connection) -> bool:
         if not _archive(connection, self.project, self.event_id, "deleted", self.at, self.actor):
             return False
+        rollup_writes.remove(connection, self.project, [self.event_id])
         connection.execute(
             delete(feedback).where(
                 feedback.c.project == self.project, feedback.c.id == self.event_id

@@ -52,7 +52,10 @@ from plaudit.store.sql_query import Compiler, Offsets, apply_op, normalise_numbe
 Expr = ColumnElement[Any]
 Figures = list[float]
 DAY: Final = 86_400_000_000
-SUMS: Final = ("count", "up", "down", "value_count", "value_sum", "bool_count", "bool_sum")
+SUMS: Final = (
+    "count", "up", "down", "value_count", "value_sum", "bool_count", "bool_sum", "value_inexact",
+)  # fmt: skip
+INEXACT: Final = SUMS.index("value_inexact")
 COUNTED: Final = frozenset({MetricFn.COUNT, MetricFn.UP, MetricFn.DOWN, MetricFn.SATISFACTION})
 OF_VALUE: Final = frozenset({MetricFn.SUM, MetricFn.AVG, MetricFn.PCT_TRUE})
 EDGE_METRICS: Final = (
@@ -179,8 +182,12 @@ class RollupPlan:
             return None
         return cls(query, project, dialect, source, split, offsets)
 
-    def answer(self, connection: Connection) -> dict[tuple[Any, ...], dict[str, Any]]:
-        """Each group's raw figures: count, up, down and each value metric's number."""
+    def answer(self, connection: Connection) -> dict[tuple[Any, ...], dict[str, Any]] | None:
+        """Each group's raw figures: count, up, down and each value metric's number.
+
+        None when the query sums or averages values the rollup cannot sum exactly (see
+        `store.rollup_writes`): the caller then reads the events.
+        """
         figures: dict[tuple[Any, ...], Figures] = {}
         if not self.query.group_by:
             figures[()] = [0] * len(SUMS)
@@ -191,6 +198,8 @@ class RollupPlan:
             _add(figures, entries)
             if self._groups_by_metadata() and not self._filters_metadata():
                 _add(figures, self._without_entry(connection, entries))
+        if self._sums_values() and any(sums[INEXACT] for sums in figures.values()):
+            return None
         for edge in self.split.edges:
             _add(figures, self._events(connection, edge))
         # A group exists where it has events; without groups there is always the one row.
@@ -232,6 +241,9 @@ class RollupPlan:
         sql = compiler.group(group)
         return _Columns([c.element for c in sql.inner], lambda values: values[0])
 
+    def _sums_values(self) -> bool:
+        return any(m.fn in (MetricFn.SUM, MetricFn.AVG) for m in self.query.metrics)
+
     def _groups_by_metadata(self) -> bool:
         return any(isinstance(g, Field) and g.root == "metadata" for g in self.query.group_by)
 
@@ -266,19 +278,21 @@ class RollupPlan:
         plan = AggregatePlan(measured, self.project, self.dialect, edge, self.offsets)
         for row in connection.execute(plan.sums()):
             key, at = plan.decode_groups(row)
-            yield key, _floats(row[at:])
+            yield key, [*_floats(row[at:]), 0.0]  # the events' own sums are not kept: exact
 
 
 def _rollup_sums(table: Table) -> list[Expr]:
     columns = table.c
     sums = [func.sum(columns[name]) for name in ("count", "up", "down", "value_count", "value_sum")]
+    inexact = func.sum(columns.value_inexact)
     if "kind" not in columns:  # the metadata rollup: pct_true is not served from it
-        return [*sums, literal(0), literal(0.0)]
+        return [*sums, literal(0), literal(0.0), inexact]
     is_bool = columns.kind == "bool"
     return [
         *sums,
         func.sum(case((is_bool, columns.value_count), else_=0)),
         func.sum(case((is_bool, columns.value_sum), else_=0.0)),
+        inexact,
     ]
 
 
@@ -337,7 +351,7 @@ def _add(
 
 
 def _raw(query: Query, sums: Figures) -> dict[str, Any]:
-    count, up, down, value_count, value_sum, bool_count, bool_sum = sums
+    count, up, down, value_count, value_sum, bool_count, bool_sum, _ = sums
     raw: dict[str, Any] = {"count": int(count), "up": int(up), "down": int(down)}
     for metric in query.metrics:
         if metric.fn is MetricFn.SUM:

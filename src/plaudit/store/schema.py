@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -223,20 +224,31 @@ Index(
     feedback.c.trace_id,
 )
 
-# Per-day sums of the events of each combination of low-cardinality fields (migration 0005).
-# Database triggers on `feedback` keep it exact: every insert, revision, link and delete moves its
-# event's contribution, whichever code path made the change. `cell` is the JSON array of the
-# dimension values, a key that tells NULL from "" (SQL unique keys treat NULLs as distinct).
-# `day` is the UTC day's first microsecond, floored (also before 1970).
+# Per-day sums of the events of each combination of low-cardinality fields (migration 0005),
+# kept exact by store.rollup_writes on every write; read by store.rollup. `day` is the UTC day's
+# first microsecond, floored (also before 1970); `cell` identifies the combination.
 ROLLUP_DIMENSIONS = (
     "name", "capability", "step", "kind", "source", "signal_type", "implicit", "link_status",
 )  # fmt: skip
+
+
+def _rollup_sums() -> list[Column[Any]]:
+    return [
+        Column("count", BigInteger, nullable=False),
+        Column("up", BigInteger, nullable=False),
+        Column("down", BigInteger, nullable=False),
+        Column("value_count", BigInteger, nullable=False),
+        Column("value_sum", Float, nullable=False),
+        Column("value_inexact", BigInteger, nullable=False),
+    ]
+
+
 feedback_rollup = Table(
     "feedback_rollup",
     metadata,
-    Column("project", String(128), primary_key=True),
-    Column("day", BigInteger, primary_key=True),
-    Column("cell", Text, primary_key=True),
+    Column("project", String(128), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("cell", Text, nullable=False),
     _name("name", nullable=False),
     _name("capability"),
     _name("step"),
@@ -245,37 +257,28 @@ feedback_rollup = Table(
     Column("signal_type", String(16), nullable=False),
     Column("implicit", Boolean, nullable=False),
     Column("link_status", String(8), nullable=False),
-    Column("count", BigInteger, nullable=False),
-    Column("up", BigInteger, nullable=False),
-    Column("down", BigInteger, nullable=False),
-    Column("value_count", BigInteger, nullable=False),
-    Column("value_sum", Float, nullable=False),
-    Index("ix_feedback_rollup_name", "project", "name", "day"),
+    *_rollup_sums(),
+    PrimaryKeyConstraint("project", "name", "day", "cell"),
 )
 
 # The same sums per day, name, capability and top-level metadata entry holding a string, number or
-# boolean (migration 0005, same triggers): `count by metadata.plan` reads a few thousand rows
-# instead of parsing every event's metadata. Numbers (and booleans as 1/0) are in `value_num`,
-# strings in `value_text`; `value_type` is "s", "n" or "b". PostgreSQL's `cell` is an MD5 of the
-# JSON array, to keep long values within a B-tree key.
+# boolean: `count by metadata.plan` reads rollup rows instead of parsing every event's metadata.
+# Numbers (and booleans as 1/0) are in `value_num`, strings in `value_text`; `value_type` is
+# "s", "n" or "b".
 feedback_metadata_rollup = Table(
     "feedback_metadata_rollup",
     metadata,
-    Column("project", String(128), primary_key=True),
-    Column("day", BigInteger, primary_key=True),
-    Column("cell", Text, primary_key=True),
+    Column("project", String(128), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("cell", Text, nullable=False),
     _name("name", nullable=False),
     _name("capability"),
-    Column("key", Text, nullable=False),
     Column("value_type", String(1), nullable=False),
     Column("value_text", Text),
     Column("value_num", Float),
-    Column("count", BigInteger, nullable=False),
-    Column("up", BigInteger, nullable=False),
-    Column("down", BigInteger, nullable=False),
-    Column("value_count", BigInteger, nullable=False),
-    Column("value_sum", Float, nullable=False),
-    Index("ix_feedback_metadata_rollup_key", "project", "key", "day"),
+    *_rollup_sums(),
+    PrimaryKeyConstraint("project", "key", "day", "cell"),
 )
 
 # Per-project keys that sign per-span feedback tokens (HMAC needs the key itself, so it is kept).

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from plaudit.core.feedback import LinkStatus
 from plaudit.core.spans import SpanRecord
+from plaudit.store import rollup_writes
 from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.feedback import row_to_event
 from plaudit.store.schema import (
@@ -120,7 +121,10 @@ def link_waiting_feedback(
                 step=func.coalesce(feedback.c.step, bindparam("span_step")),
             )
         )
+        linked = [change["event_id"] for change in changes]
+        rollup_writes.remove(connection, project, linked)
         connection.execute(statement, changes)
+        rollup_writes.add(connection, project, linked)
     return len(changes)
 
 
