@@ -317,8 +317,9 @@ def _entry_condition(compiler: Compiler, item: Filter) -> Expr:
                 and_(table.value_type == "n", apply_op(table.value_num, op, float(value)))
             )
         else:
-            text = table.value_text.collate("C") if compiler.postgres else table.value_text
-            matches.append(and_(table.value_type == "s", compiler.compare_text(text, op, value)))
+            matches.append(
+                and_(table.value_type == "s", compiler.compare_text(table.value_text, op, value))
+            )
     return or_(false(), *matches)
 
 

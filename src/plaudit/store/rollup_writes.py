@@ -5,11 +5,13 @@ Every write to `feedback` brackets itself with these: `remove(ids)` before a row
 contribution joins its cell). Each is one set-based statement per rollup over the rows' ids, so a
 group commit of 500 events costs two grouped upserts, not 500 trigger runs (row triggers were
 measured at 3-4× the insert cost on SQLite). Cells whose count reaches zero are removed, so a
-rollup never shows an empty group. `value_sum` is a float kept by adding and subtracting, which
-is exact only for integral values of moderate size (ratings, thumbs, booleans); `value_inexact`
-counts the other values, and a sum or average over cells holding any reads the events instead.
-The SQL reads the stored rows, so a cell is computed the same
+rollup never shows an empty group. The SQL reads the stored rows, so a cell is computed the same
 way on every path; `rebuild` recomputes everything (migration 0005 uses it to backfill).
+
+`value_sum` is a float kept by adding and subtracting, which is exact only while every value that
+ever joined the cell is integral and small (ratings, thumbs, booleans: 1e16 + 1 - 1e16 is 0.0).
+`value_inexact` counts the other values that joined, and is never decreased: a value leaving may
+leave its rounding behind. A sum or average over cells with any reads the events instead.
 
 A cell is keyed by its dimension values as a JSON array (MD5 of it on PostgreSQL, to keep long
 metadata values within a B-tree key): unlike a unique index over nullable columns, it tells NULL
@@ -34,8 +36,9 @@ MEASURES: Final = ("count", "up", "down", "value_count", "value_sum", "value_ine
 ENTRY: Final = ("key", "value_type", "value_text", "value_num")
 """A metadata entry's columns."""
 CHUNK: Final = 500
-EXACT: Final = 2**32
-"""Integral values up to this size add and subtract exactly in `value_sum` (a float)."""
+EXACT: Final = 2**20
+"""Integral values up to this size add and subtract exactly in `value_sum` (a float), in cells of
+up to 2**32 events."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +143,11 @@ def _measures(sign: str) -> list[str]:
         f"{sign}(CASE WHEN {thumb} AND r.value_num < 0 THEN 1 ELSE 0 END)",
         f"{sign}(CASE WHEN r.value_num IS NOT NULL THEN 1 ELSE 0 END)",
         f"{sign}COALESCE(r.value_num, 0.0)",
-        f"{sign}(CASE WHEN r.value_num <> round(r.value_num) OR abs(r.value_num) > {EXACT} "
-        "THEN 1 ELSE 0 END)",
+        # Added, never taken away (see the module's docstring).
+        "0"
+        if sign
+        else f"(CASE WHEN r.value_num <> round(r.value_num) "
+        f"OR abs(r.value_num) > {EXACT} THEN 1 ELSE 0 END)",
     ]
 
 

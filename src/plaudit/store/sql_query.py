@@ -43,6 +43,7 @@ from sqlalchemy.sql.elements import ColumnElement, Label
 from plaudit.core.query.fields import Field, FieldKind
 from plaudit.core.query.model import (
     BUCKET_MICROS,
+    ORDERING,
     WEEK_ORIGIN_MICROS,
     Bucket,
     BucketUnit,
@@ -218,10 +219,6 @@ class Compiler:
         truth = node.text == ("true" if self.postgres else 1)
         return case((node.category == "b", case((truth, 1.0), else_=0.0)))
 
-    def text_column(self, target: Field) -> Expr:
-        column: Expr = self.table.c[target.root]
-        return column.collate("C") if self.postgres else column
-
     # -- filters --------------------------------------------------------------------------------
 
     def condition(self, item: Filter) -> Expr:
@@ -238,7 +235,7 @@ class Compiler:
         if kind is FieldKind.BOOL:
             return apply_op(self.table.c.implicit, op, value)
         if kind is FieldKind.TEXT:
-            return self.compare_text(self.text_column(target), op, value)
+            return self.compare_text(self.table.c[target.root], op, value)
         if kind is FieldKind.VALUE:
             return self.compare_value(op, value)
         node = self.json(target)
@@ -249,14 +246,16 @@ class Compiler:
             return and_(node.category == "b", apply_op(self.boolean(target), op, float(value)))
         if isinstance(value, int | float):
             return and_(node.category == "n", apply_op(self.number(target), op, float(value)))
-        text = node.text.collate("C") if self.postgres else node.text
-        return and_(node.category == "s", self.compare_text(text, op, value))
+        return and_(node.category == "s", self.compare_text(node.text, op, value))
 
     def compare_text(self, column: Expr, op: Op, value: Scalar) -> Expr:
         if value is None:
             return column.is_not(None) if op is Op.NE else column.is_(None)
         if op is Op.CONTAINS:
             return self.contains(column, str(value))
+        if self.postgres and op in ORDERING:
+            # Byte order, as SQLite compares; only for ordering, so `=` can still use an index.
+            column = column.collate("C")
         return apply_op(column, op, value)
 
     def compare_value(self, op: Op, value: Scalar) -> Expr:
@@ -269,7 +268,7 @@ class Compiler:
         if isinstance(value, int | float):
             numeric = feedback.c.kind.in_(["thumb", "number"])
             return and_(numeric, apply_op(num, op, float(value)))
-        return self.compare_text(label.collate("C") if self.postgres else label, op, value)
+        return self.compare_text(label, op, value)
 
     def contains(self, column: Expr, needle: str) -> Expr:
         """Case-insensitive for ASCII letters, the same on both stores."""
