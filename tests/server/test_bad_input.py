@@ -198,6 +198,13 @@ INVALID: list[tuple[str, dict[str, Any], str, str | None]] = [
         "/metadata",
         "metadata_bytes",
     ),
+    (
+        "an integer beyond 64 bits in metadata",
+        with_event(metadata={"n": 10**400}),
+        "/metadata",
+        None,
+    ),
+    ("2**63 in expected", with_event(expected={"n": [2**63]}), "/expected", None),
     ("65 tags", with_event(tags=[f"t{i}" for i in range(65)]), "/tags", "tags"),
     ("a tag of 129 chars", with_event(tags=["ok", "t" * 129]), "/tags/1", None),
     ("65 scores", with_event(scores={f"s{i}": 1 for i in range(65)}), "/scores", "scores"),

@@ -133,6 +133,24 @@ def nesting(value: Any) -> tuple[int, int, int]:
     return most_objects, most_arrays, most_depth
 
 
+def holds_huge_integer(value: Any) -> bool:
+    """Whether an integer in `value` lies outside the signed 64-bit range.
+
+    JSON allows any integer and msgspec decodes them all, but the stores' number types (SQLite
+    integers, PostgreSQL float8 in queries and rollups) do not hold them.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+            return True
+    return False
+
+
 def find_nul(value: Any, pointer: str) -> str | None:
     """The pointer of the first string (or key) holding a NUL character, if any (iterative)."""
     stack: list[tuple[Any, str]] = [(value, pointer)]
@@ -171,8 +189,12 @@ class _Checker:
         _, _, depth = nesting(value)
         if depth > limits.MAX_JSON_DEPTH:
             self.add(field, f"is nested deeper than {limits.MAX_JSON_DEPTH} levels", "json_depth")
-        elif len(msgspec.json.encode(value)) > limit:
+            return
+        if len(msgspec.json.encode(value)) > limit:
             self.add(field, f"is larger than {limit} bytes as JSON", limit_name)
+            return
+        if holds_huge_integer(value):
+            self.add(field, "holds an integer beyond the 64-bit range, which cannot be stored")
 
 
 def _target(item: FeedbackIn, check: _Checker) -> tuple[str | None, str | None]:

@@ -72,7 +72,10 @@ METADATA_FIELDS: Final = frozenset({"project", "name", "capability"})
 
 def metadata_key(target: Field) -> str | None:
     """The top-level key of a `metadata.<key>` field, else None."""
-    return target.path[0] if target.root == "metadata" and len(target.path) == 1 else None
+    # A digit segment indexes an array, and metadata is an object: such a path reads nothing.
+    if target.root != "metadata" or len(target.path) != 1 or target.path[0].isdigit():
+        return None
+    return target.path[0]
 
 
 @dataclass(frozen=True, slots=True)

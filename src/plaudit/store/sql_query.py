@@ -191,10 +191,15 @@ class Compiler:
     def json(self, target: Field) -> _Json:
         document = self.document(target)
         if self.postgres:
-            path = bindparam(None, list(target.path), type_=ARRAY(Text))
-            element = document.op("#>", return_type=JSONB)(path)
+            if any(segment.isdigit() for segment in target.path):
+                element = _pg_steps(document, target.path)
+                whole = bindparam(None, [], type_=ARRAY(Text))
+                text = element.op("#>>", return_type=Text)(whole)
+            else:
+                path = bindparam(None, list(target.path), type_=ARRAY(Text))
+                element = document.op("#>", return_type=JSONB)(path)
+                text = document.op("#>>", return_type=Text)(path)
             kind = func.jsonb_typeof(element)
-            text = document.op("#>>", return_type=Text)(path)
             scalar = case((kind.in_(["string", "number", "boolean"]), element), else_=None)
             return _Json(kind, _PG_CATEGORIES, text, type_coerce(scalar, JSONB))
         path_text = "$" + "".join(f"[{s}]" if s.isdigit() else f'."{s}"' for s in target.path)
@@ -325,7 +330,9 @@ class Compiler:
         category, value = self.label(stem), self.label(stem)
         scalar = node.scalar_category
         if not self.postgres:
-            inner = [scalar.label(category), node.text.label(value)]
+            # Objects and arrays read as their JSON text: null it, so they group with `missing`.
+            text = case((scalar.is_not(None), node.text))
+            inner = [scalar.label(category), text.label(value)]
             names = [category, value]
             return GroupSql(inner, names, _columns(names), _columns(names), _decode_scalar, 2)
         element = self.label(stem)
@@ -339,6 +346,22 @@ class Compiler:
             _decode_scalar,
             2,
         )
+
+
+def _pg_steps(document: Expr, path: tuple[str, ...]) -> Expr:
+    """The element at `path`, where a digit segment indexes an array only, as on SQLite.
+
+    (PostgreSQL's `#>` would also read `"0"` as an object's key; SQLite's `$[0]` would not.)
+    """
+    element = document
+    for segment in path:
+        if segment.isdigit():
+            is_array = func.jsonb_typeof(element) == "array"
+            step = element.op("->", return_type=JSONB)(bindparam(None, int(segment)))
+            element = type_coerce(case((is_array, step)), JSONB)
+        else:
+            element = element.op("->", return_type=JSONB)(bindparam(None, segment, type_=Text))
+    return element
 
 
 def _windows(first: int, changes: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
