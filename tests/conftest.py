@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from plaudit.core.access import Scope
 from plaudit.server.app import create_app
@@ -59,6 +59,15 @@ def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The module's database, migrated, shared by the tests of the module."""
+    engine = create_database_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 def free_port() -> int:

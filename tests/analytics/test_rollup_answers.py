@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 
 from plaudit.analytics.run import Answer, run_query, zone_offsets
 from plaudit.core.feedback import SignalType, Source
@@ -253,11 +253,21 @@ def check(engine: Engine, query: Query, project: str, events: list[Event]) -> An
 def test_rollup_answers_equal_event_answers(
     engine: Engine, history: tuple[list[list[dict[str, Any]]], set[str]], asked: list[Query]
 ) -> None:
+    assert_served_and_equal(engine, history, asked, feedback_rollup)
+
+
+def assert_served_and_equal(
+    engine: Engine,
+    history: tuple[list[list[dict[str, Any]]], set[str]],
+    asked: list[Query],
+    table: Table,
+) -> None:
+    """Each query is served by `table` and answers as the events and the oracle do."""
     project = f"p{secrets.token_hex(5)}"
     events = store_history(engine, project, *history)
     for query in asked:
         source = source_for(query, None)
-        assert source is not None and source.table is feedback_rollup, to_text(query)
+        assert source is not None and source.table is table, to_text(query)
         assert_rollup_answers(engine, query, project, events)
 
 
@@ -330,12 +340,7 @@ def metadata_queries(draw: Any) -> Query:
 def test_metadata_rollup_answers_equal_event_answers(
     engine: Engine, history: tuple[list[list[dict[str, Any]]], set[str]], asked: list[Query]
 ) -> None:
-    project = f"p{secrets.token_hex(5)}"
-    events = store_history(engine, project, *history)
-    for query in asked:
-        source = source_for(query, None)
-        assert source is not None and source.table is feedback_metadata_rollup, to_text(query)
-        assert_rollup_answers(engine, query, project, events)
+    assert_served_and_equal(engine, history, asked, feedback_metadata_rollup)
 
 
 # -- queries the rollup does not serve ---------------------------------------------------------

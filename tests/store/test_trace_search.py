@@ -5,11 +5,10 @@ of its answer, following `after`, and compare with a plain-Python evaluation of 
 """
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, insert, select
@@ -18,10 +17,8 @@ from plaudit.core.query.fields import TRACE_ROOTS, VALUE
 from plaudit.core.query.model import Filter
 from plaudit.core.query.text import parse_filters
 from plaudit.core.validation import validate_feedback
-from plaudit.store.database import create_database_engine
 from plaudit.store.event_search import TraceHit, search_traces
 from plaudit.store.feedback import DeleteFeedback, StoreFeedback
-from plaudit.store.migrate import upgrade
 from plaudit.store.schema import feedback, spans, to_micros
 from tests.analytics.oracle import Event, matches
 
@@ -36,15 +33,6 @@ SEARCHES = [
     'feedback.rq = 1 and feedback.category in ("y", "z")',
     "",  # every event with a trace: more matches than one scan chunk
 ]
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    """The module's database, migrated."""
-    engine = create_database_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def moment(draw: Any) -> str:

@@ -55,6 +55,7 @@ ROUTES = [
     traces.patch_span,
     admin.get_projects,
     admin.post_project,
+    admin.patch_project,
     admin.get_tokens,
     admin.post_token,
     admin.delete_token,

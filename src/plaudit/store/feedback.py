@@ -8,9 +8,11 @@ from typing import Any, Literal, Self
 from sqlalchemy import Connection, delete, insert, select
 
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, label_value, numeric_value
+from plaudit.core.privacy import Screened, screen
 from plaudit.store import rollup_writes
 from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
+from plaudit.store.projects import pii_mode
 from plaudit.store.schema import feedback, feedback_history, to_micros
 from plaudit.store.writer import WriteOp
 
@@ -54,6 +56,15 @@ def _row(project: str, event: FeedbackEvent, received_at: datetime) -> dict[str,
         "content_hash": event.content_hash,
         "revision": 1,
     }
+
+
+def apply_screen(row: dict[str, Any], event: FeedbackEvent, screened: Screened) -> None:
+    """Store the event's free text as screened for PII, and the types found."""
+    row["comment"] = screened.comment
+    row["value"] = json_text(screened.value)
+    row["value_text"] = label_value(event.kind, screened.value)
+    row["expected"] = json_text(screened.expected)
+    row["pii"] = json_text(screened.types)
 
 
 def apply_link(row: dict[str, Any], found: SpanFacts | bool) -> None:
@@ -116,6 +127,7 @@ class _Batch:
         self.project = project
         self.ops = ops
         self.to_insert: dict[str, dict[str, Any]] = {}
+        self.pii = pii_mode(connection, project)
         self.known = self._existing()
         self.targets = known_targets(
             connection,
@@ -148,6 +160,8 @@ class _Batch:
         prior = self.known.get(event.id)
         if prior is not None and prior.content_hash == event.content_hash:
             return "duplicate"
+        if (screened := screen(event, self.pii)) is not None:
+            apply_screen(row, event, screened)
         apply_link(row, self.targets.resolve(event.trace_id, event.span_id, event.conversation_id))
         if prior is None:
             self.to_insert[event.id] = row

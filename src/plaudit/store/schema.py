@@ -78,6 +78,8 @@ projects = Table(
     metadata,
     Column("name", String(128), primary_key=True),
     Column("created_at", UtcMicros(), nullable=False),
+    # What happens to PII found in free text (DESIGN §6): redact, flag or off (migration 0006).
+    Column("pii_mode", String(8), nullable=False, server_default="redact"),
 )
 
 tokens = Table(

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from plaudit.core.feedback_tokens import SigningKey, key_secret, new_signing_key
+from plaudit.store.projects import ensure_project
 from plaudit.store.schema import signing_keys
-from plaudit.store.tokens import ensure_project
 
 
 def create_signing_key(connection: Connection, project: str, name: str = "") -> tuple[str, str]:

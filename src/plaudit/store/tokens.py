@@ -1,4 +1,4 @@
-"""Projects and access tokens in the database; only token hashes are stored."""
+"""Access tokens in the database; only token hashes are stored."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -6,20 +6,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from plaudit.core.access import Principal, Scope, hash_token, new_token
-from plaudit.store.schema import projects, tokens
-
-
-def ensure_project(connection: Connection, project: str) -> None:
-    """Create `project` if it does not exist."""
-    exists = connection.scalar(select(projects.c.name).where(projects.c.name == project))
-    if exists is None:
-        connection.execute(insert(projects).values(name=project, created_at=datetime.now(UTC)))
-
-
-def list_projects(connection: Connection) -> list[dict[str, Any]]:
-    """Every project, by name."""
-    rows = connection.execute(select(projects).order_by(projects.c.name)).mappings()
-    return [{"name": row["name"], "created_at": row["created_at"].isoformat()} for row in rows]
+from plaudit.store.projects import ensure_project
+from plaudit.store.schema import tokens
 
 
 def create_token(

@@ -3,25 +3,22 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath
+from sqlalchemy import Connection
 
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.configs import FeedbackConfig
+from plaudit.core.privacy import PiiMode
 from plaudit.core.validation import Issue
-from plaudit.errors import NotFound, ValidationFailed
+from plaudit.errors import Forbidden, NotFound, ValidationFailed
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import decode_json, json_body
 from plaudit.server.state import JSON, state_of
 from plaudit.store.configs import delete_config, list_configs, put_config
-from plaudit.store.tokens import (
-    create_token,
-    ensure_project,
-    list_projects,
-    list_tokens,
-    revoke_token,
-)
+from plaudit.store.projects import ensure_project, list_projects, set_pii_mode
+from plaudit.store.tokens import create_token, list_tokens, revoke_token
 from plaudit.store.writer import Call
 
 ProjectName = Annotated[
@@ -38,9 +35,16 @@ class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A project to create."""
+    """A project to create; `pii` sets what happens to PII found in its feedback text."""
 
     name: ProjectName
+    pii: PiiMode | None = None
+
+
+class ProjectSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Settings of a project to change."""
+
+    pii: PiiMode
 
 
 def checked_name(name: str) -> str:
@@ -76,8 +80,27 @@ async def post_project(
     project: ProjectIn = decode_json(
         await request.body(), ProjectIn, request.headers.get("content-type")
     )
-    await state_of(request).writer.write(Call(lambda c: ensure_project(c, project.name)))
-    return {"name": project.name}
+    pii = project.pii
+
+    def create(connection: Connection) -> None:
+        ensure_project(connection, project.name)
+        if pii is not None:
+            set_pii_mode(connection, project.name, pii)
+
+    await state_of(request).writer.write(Call(create))
+    return {"name": project.name} if pii is None else {"name": project.name, "pii": pii.value}
+
+
+@patch("/v1/projects/{name:str}", summary="Change a project's settings", tags=["admin"])
+async def patch_project(request: Request[Any, Any, Any], name: FromPath[str]) -> dict[str, str]:
+    """`{"pii": "redact" | "flag" | "off"}`: what happens to PII found in feedback text from now
+    on (DESIGN §6). An admin token changes its own project only."""
+    principal = await _admin(request)
+    if name != principal.project:
+        raise Forbidden(f"this token administers project {principal.project!r}, not {name!r}")
+    settings: ProjectSettings = await json_body(request, ProjectSettings)
+    await state_of(request).writer.write(Call(lambda c: set_pii_mode(c, name, settings.pii)))
+    return {"name": name, "pii": settings.pii.value}
 
 
 @get("/v1/tokens", summary="List the project's tokens (never their secrets)", tags=["admin"])
