@@ -122,6 +122,18 @@ def test_a_feedback_config_is_declared_and_removed(
     expect(page.get_by_role("cell", name="friendly, curt")).to_have_count(0)
 
 
+def test_the_pii_mode_is_chosen_in_settings(page: Page, console_server: ConsoleServer) -> None:
+    page.goto(f"{console_server.url}/settings")
+    page.get_by_label("PII in feedback text").select_option("flag")
+    page.get_by_role("button", name="Save PII mode").click()
+    expect(page.get_by_role("status")).to_have_text("PII mode is now flag.")
+    page.reload()
+    expect(page.get_by_label("PII in feedback text")).to_have_value("flag")
+    page.get_by_label("PII in feedback text").select_option("redact")
+    page.get_by_role("button", name="Save PII mode").click()
+    expect(page.get_by_role("status")).to_have_text("PII mode is now redact.")
+
+
 def test_a_query_draws_a_line_over_time_and_points_at_errors(
     page: Page, console_server: ConsoleServer
 ) -> None:

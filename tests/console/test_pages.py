@@ -93,7 +93,7 @@ def test_chart_data_cannot_close_its_script_block() -> None:
 def test_partials_render_alone() -> None:
     assert "&lt;script&gt;" in render("_detail.html", detail=DETAIL, error=None)
     assert "position" in render("_query_result.html", page=PAGES["query.html"])
-    for focus in ("tokens", "configs"):
+    for focus in ("tokens", "configs", "privacy"):
         html = render(f"_{focus}.html", chrome=CHROME, page=PAGES["settings.html"], focus=focus)
         assert f'id="{focus}-section"' in html
 

@@ -32,6 +32,7 @@ PAGES: Final = [
     settings.revoke_token_form,
     settings.put_config_form,
     settings.delete_config_form,
+    settings.pii_mode_form,
     login.login_form,
     login.login,
     login.logout,

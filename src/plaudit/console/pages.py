@@ -229,13 +229,15 @@ class ConfigRow:
 
 @dataclass(frozen=True, slots=True)
 class SettingsPage:
-    """Tokens, feedback configs and allowed origins of the project."""
+    """Tokens, feedback configs, PII mode and allowed origins of the project."""
 
     tokens: list[TokenRow]
     configs: list[ConfigRow]
     server_origins: list[str]
     scopes: tuple[str, ...]
     kinds: tuple[str, ...]
+    pii_mode: str = "redact"
+    pii_modes: tuple[str, ...] = ("redact", "flag", "off")
     created_secret: str | None = None
     message: str = ""
     error: str = ""

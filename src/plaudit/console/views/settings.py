@@ -1,4 +1,5 @@
-"""`/settings`: the project's tokens (a new secret is shown once), feedback configs and origins.
+"""`/settings`: the project's tokens (a new secret is shown once), feedback configs, PII mode and
+origins.
 
 Changes go through the writer, as the admin API's do, and clear the server's caches so they take
 effect at once. Every post is CSRF-checked by `checked_form`.
@@ -17,15 +18,21 @@ from plaudit.console.views.common import checked_form, chrome, signed_in
 from plaudit.core.access import Scope
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.feedback import Kind
+from plaudit.core.privacy import PiiMode
 from plaudit.store.configs import delete_config, list_configs, put_config
+from plaudit.store.projects import pii_mode, set_pii_mode
 from plaudit.store.tokens import create_token, list_tokens, revoke_token
 from plaudit.store.writer import Call
 
 SCOPES: Final = tuple(s.value for s in Scope)
 
 
-def _listing(connection: Connection, project: str) -> tuple[list[Any], list[Any]]:
-    return list_tokens(connection, project), list_configs(connection, project)
+def _listing(connection: Connection, project: str) -> tuple[list[Any], list[Any], PiiMode]:
+    return (
+        list_tokens(connection, project),
+        list_configs(connection, project),
+        pii_mode(connection, project),
+    )
 
 
 def _config_row(raw: dict[str, Any]) -> ConfigRow:
@@ -56,15 +63,17 @@ def _token_row(raw: dict[str, Any]) -> TokenRow:
 async def _render(
     request: Request[Any, Any, Any], focus: str, since: float, **extra: Any
 ) -> Response[str]:
-    """The page, or for htmx only the section (`focus`: tokens or configs) a form changed."""
+    """The page, or for htmx only the section a form changed (tokens, configs or privacy)."""
     state, session = signed_in(request)
-    tokens, configs = await state.read(_listing, session.project)
+    tokens, configs, mode = await state.read(_listing, session.project)
     context = SettingsPage(
         tokens=[_token_row(t) for t in tokens],
         configs=[_config_row(c) for c in configs],
         server_origins=list(state.settings.cors_origins),
         scopes=SCOPES,
         kinds=tuple(k.value for k in Kind),
+        pii_mode=mode.value,
+        pii_modes=tuple(m.value for m in PiiMode),
         **extra,
     )
     frame = chrome(session, "Settings", "settings")
@@ -159,3 +168,16 @@ async def delete_config_form(request: Request[Any, Any, Any], name: FromPath[str
     await state.writer.write(Call(lambda c: delete_config(c, project, name)))
     state.configs.clear()
     return await _render(request, "configs", since, message=f"Removed {name}.")
+
+
+@post("/settings/privacy", include_in_schema=False, status_code=200)
+async def pii_mode_form(request: Request[Any, Any, Any]) -> Response[str]:
+    """Choose what happens to PII found in feedback text from now on."""
+    since = started()
+    state, session, fields = await checked_form(request)
+    chosen = fields.get("pii", "")
+    if chosen not in PiiMode.__members__.values():
+        return await _render(request, "privacy", since, error="Choose redact, flag or off.")
+    mode, project = PiiMode(chosen), session.project
+    await state.writer.write(Call(lambda c: set_pii_mode(c, project, mode)))
+    return await _render(request, "privacy", since, message=f"PII mode is now {mode.value}.")
