@@ -1,5 +1,9 @@
 """PII in feedback text is redacted, flagged or kept as the project says (DESIGN §6)."""
 
+import json
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -105,3 +109,20 @@ def test_only_the_projects_own_admin_changes_its_mode(live_server: LiveServer) -
         assert admin.patch("/v1/projects/elsewhere", json={"pii": "off"}).status_code == 403
     with live_server.client(live_server.browser_token) as browser:
         assert browser.patch("/v1/projects/default", json={"pii": "off"}).status_code == 403
+
+
+def test_the_privacy_docs_example_answers_as_shown(api: httpx.Client) -> None:
+    """docs/privacy.md's curl example: its body and the answer printed below it."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "privacy.md").read_text()
+    example = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    path = re.search(r"http://127\.0\.0\.1:8000(\S+)", example)
+    body = re.search(r"-d '(\{.*?\})'", example)
+    shown = re.search(r"^# (\{.*\})$", example, re.MULTILINE)
+    assert path and body and shown, example
+    try:
+        answer = api.patch(path.group(1), content=body.group(1),
+                           headers={"content-type": "application/json"})  # fmt: skip
+        assert answer.status_code == 200
+        assert answer.json() == json.loads(shown.group(1))
+    finally:
+        set_mode(api, "redact")
