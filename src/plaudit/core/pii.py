@@ -36,8 +36,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
-
 
 class PiiType(StrEnum):
     """A kind of personal or secret data; the value is what the event's `pii` list stores."""
@@ -271,6 +269,8 @@ _PHONE_LONGEST: Final = 40  # longer runs of digits and spaces are lists or tabl
 @functools.cache
 def _fewest_national_digits(region: str | None) -> int:
     """Digits in the shortest number of `region` written without its country code."""
+    from phonenumbers import PhoneMetadata  # imported on first use: see _phones
+
     metadata = PhoneMetadata.metadata_for_region(region) if region else None
     if metadata is None or metadata.general_desc is None:
         return sys.maxsize  # no region: only numbers with a `+` country code can be found
@@ -305,7 +305,10 @@ def _phone_windows(text: str, region: str | None) -> list[tuple[int, int]]:
 
 
 def _phones(text: str, region: str | None) -> Iterator[Finding]:
-    # libphonenumber is pure Python and slow, so it reads only the windows around likely numbers.
+    # libphonenumber is pure Python and slow, so it reads only the windows around likely numbers,
+    # and it is imported on first use: its ~70 ms import would otherwise delay every start.
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
     region = region.upper() if region else None
     for low, high in _phone_windows(text, region):
         for match in PhoneNumberMatcher(text[low:high], region, leniency=Leniency.VALID):
