@@ -363,10 +363,11 @@ def test_redact_keeps_labels_and_is_idempotent() -> None:
     assert redact(redacted) == (redacted, frozenset())
 
 
-def test_redact_json_redacts_string_values_at_any_depth() -> None:
+def test_redact_json_redacts_strings_and_keys_at_any_depth() -> None:
     value = {
         "comment": "write to ana@example.com",
-        "ana@example.com": "keys are names, not data",
+        "ana@example.com": "keys are scanned too",
+        "[EMAIL]": "a key already named like a placeholder",
         "expected": {"steps": ["call 415-555-2671", {"card": "4111 1111 1111 1111"}]},
         "score": 4,
         "ratio": 0.5,
@@ -378,7 +379,8 @@ def test_redact_json_redacts_string_values_at_any_depth() -> None:
     redacted, kinds = redact_json(value)
     assert redacted == {
         "comment": "write to [EMAIL]",
-        "ana@example.com": "keys are names, not data",
+        "[EMAIL]": "keys are scanned too",
+        "[EMAIL] 2": "a key already named like a placeholder",
         "expected": {"steps": ["call [PHONE]", {"card": "[CARD]"}]},
         "score": 4,
         "ratio": 0.5,
@@ -411,10 +413,11 @@ def test_scan_json_reports_kinds_and_changes_nothing() -> None:
         "n": 1,
     }
     original = copy.deepcopy(value)
-    assert scan_json(value) == {NATIONAL_ID, SECRET}
+    assert scan_json(value) == {EMAIL, NATIONAL_ID, SECRET}
     assert value == original
     assert scan_json(value) == redact_json(value)[1]
-    assert scan_json({"only keys a@b.example": 1, "text": "fine"}) == frozenset()
+    assert scan_json({"only keys a@b.example": 1, "text": "fine"}) == {EMAIL}
+    assert scan_json({"text": "fine", "n": 3}) == frozenset()
 
 
 @settings(max_examples=300, deadline=None)

@@ -445,6 +445,7 @@ def test_limits_are_exact_at_the_boundary(api: httpx.Client, unique: str) -> Non
     assert (
         api.post("/v1/feedback", json=huge_but_finite).json()["results"][0]["status"] == "created"
     )
+    assert float(api.get(f"/v1/feedback/big-{unique}").json()["value"]) == 1e300
 
 
 def test_batch_of_1001_is_413_naming_the_limit(api: httpx.Client) -> None:

@@ -53,6 +53,16 @@ def test_text_values_corrections_and_expected_are_redacted(api: httpx.Client, un
         },
     )
     assert correction["value"] == {"answer": "pay to [IBAN]", "n": 1}
+    keyed = stored(
+        api,
+        {
+            "id": f"k-{unique}",
+            "name": "fix",
+            "kind": "correction",
+            "value": {"a@example.com": "x", "b@example.com": "y"},
+        },
+    )
+    assert keyed["value"] == {"[EMAIL]": "x", "[EMAIL] 2": "y"} and keyed["pii"] == ["email"]
     assert correction["expected"] == "from [IP]"
     assert correction["pii"] == ["iban", "ip"]
     clean = stored(api, {"id": f"n-{unique}", "name": "rq", "value": "up", "comment": "great"})
@@ -107,6 +117,10 @@ def test_bad_settings_are_refused_precisely(
 def test_only_the_projects_own_admin_changes_its_mode(live_server: LiveServer) -> None:
     with live_server.client() as admin:
         assert admin.patch("/v1/projects/elsewhere", json={"pii": "off"}).status_code == 403
+        created = admin.post("/v1/projects", json={"name": "elsewhere", "pii": "off"})
+        assert created.status_code == 403
+        modes = {p["name"]: p["pii"] for p in admin.get("/v1/projects").json()["items"]}
+        assert modes.get("elsewhere") in (None, "redact")
     with live_server.client(live_server.browser_token) as browser:
         assert browser.patch("/v1/projects/default", json={"pii": "off"}).status_code == 403
 

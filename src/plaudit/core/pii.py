@@ -475,9 +475,10 @@ def redact(
 def redact_json(
     value: Any, *, phone_region: str | None = DEFAULT_PHONE_REGION
 ) -> tuple[Any, frozenset[PiiType]]:
-    """A copy of a JSON value with every string value redacted, and the kinds found.
+    """A copy of a JSON value with every string (keys too) redacted, and the kinds found.
 
-    Dict keys, numbers, booleans and None are kept as they are; lists and tuples keep their kind.
+    Numbers, booleans and None are kept as they are; lists and tuples keep their kind. Two keys
+    that redact alike are told apart by a suffix (`[EMAIL]`, `[EMAIL] 2`), so no value is lost.
     """
     found: set[PiiType] = set()
 
@@ -487,7 +488,13 @@ def redact_json(
             found.update(kinds)
             return redacted
         if isinstance(item, dict):
-            return {key: walk(inner) for key, inner in item.items()}
+            copy: dict[Any, Any] = {}
+            for key, inner in item.items():
+                name = walk(key) if isinstance(key, str) else key
+                if name in copy:
+                    name = _unused(name, copy)
+                copy[name] = walk(inner)
+            return copy
         if isinstance(item, list):
             return [walk(inner) for inner in item]
         if isinstance(item, tuple):
@@ -498,7 +505,7 @@ def redact_json(
 
 
 def scan_json(value: Any, *, phone_region: str | None = DEFAULT_PHONE_REGION) -> frozenset[PiiType]:
-    """The kinds of PII in the string values of a JSON value (keys aside), changing nothing."""
+    """The kinds of PII in the strings of a JSON value (keys too), changing nothing."""
     return frozenset(
         finding.type
         for text in _strings(value)
@@ -506,11 +513,19 @@ def scan_json(value: Any, *, phone_region: str | None = DEFAULT_PHONE_REGION) ->
     )
 
 
+def _unused(name: str, taken: dict[Any, Any]) -> str:
+    number = 2
+    while f"{name} {number}" in taken:
+        number += 1
+    return f"{name} {number}"
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for inner in value.values():
+        for key, inner in value.items():
+            yield from _strings(key)
             yield from _strings(inner)
     elif isinstance(value, list | tuple):
         for inner in value:

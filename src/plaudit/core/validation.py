@@ -257,7 +257,9 @@ def _checked_value(kind: Kind, value: Any, check: _Checker) -> Any:  # noqa: C90
         check.add("value", 'a thumb is +1 or -1 (or "up" / "down")')
     elif kind is Kind.NUMBER:
         if isinstance(value, int | float) and not isinstance(value, bool) and _finite(value):
-            return value
+            # Integers beyond 64 bits are kept as the double they are anyway in `value_num`, so
+            # both stores hold (and answer) the same number.
+            return float(value) if holds_huge_integer(value) else value
         check.add("value", "a number value must be a finite number")
     elif kind is Kind.BOOL:
         if isinstance(value, bool):

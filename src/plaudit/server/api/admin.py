@@ -76,11 +76,16 @@ async def post_project(
     request: Request[Any, Any, Any],
 ) -> dict[str, str]:
     """Creates the project if it does not exist."""
-    await _admin(request)
+    principal = await _admin(request)
     project: ProjectIn = decode_json(
         await request.body(), ProjectIn, request.headers.get("content-type")
     )
     pii = project.pii
+    if pii is not None and project.name != principal.project:
+        raise Forbidden(
+            f"this token administers project {principal.project!r}: it cannot set the PII mode "
+            f"of {project.name!r}"
+        )
 
     def create(connection: Connection) -> None:
         ensure_project(connection, project.name)
