@@ -39,7 +39,7 @@ from plaudit.core.query.model import (
     Query,
     check_filter,
 )  # fmt: skip
-from plaudit.core.query.text import to_text
+from plaudit.core.query.text import parse_query, to_text
 from plaudit.store.rollup import RollupPlan, source_for
 from plaudit.store.schema import feedback_metadata_rollup, feedback_rollup, to_micros
 from plaudit.store.sql_aggregate import Window
@@ -555,3 +555,24 @@ def test_digit_segments_index_arrays(engine: Engine) -> None:
     ):
         assert evaluate(query, events, NOW) in ([[None, 1]], [[0]])
         check(engine, query, project, events)
+
+
+def test_true_and_one_are_different_groups(engine: Engine) -> None:
+    """Python holds True == 1; a JSON true and the number 1 must still be two groups."""
+    project = f"p{secrets.token_hex(5)}"
+    base = {"name": "rq", "conversation_id": "c", "timestamp": _at(3, 10)}
+    batch = [
+        {**base, "id": "e0", "value": "up", "metadata": {"x": True}},
+        {**base, "id": "e1", "value": "up", "metadata": {"x": 1}},
+        {**base, "id": "e2", "value": "down", "metadata": {"x": 1.0}},
+    ]
+    store_history(engine, project, [batch], set())
+    grouped = parse_query("count, satisfaction by metadata.x")
+    spread = parse_query("distribution(metadata.x)")
+    with engine.connect() as connection:
+        for use_rollup in (True, False):
+            answer = run_query(connection, grouped, project, now=NOW, use_rollup=use_rollup)
+            assert answer.rows == [[True, 1, 1.0], [1, 2, 0.5]]
+            assert [type(row[0]) for row in answer.rows] == [bool, int]
+        counts = run_query(connection, spread, project, now=NOW).rows[0][0]
+        assert counts == [{"value": True, "count": 1}, {"value": 1, "count": 2}]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plaudit.core.query.model import NUMERIC, PERCENTILES, Metric, MetricFn
+from plaudit.core.query.values import GroupKey, value_order
 
 
 def nearest_rank(sorted_values: Sequence[float], percent: int) -> float | None:
@@ -28,20 +29,13 @@ def mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
-def sorted_distribution(counts: dict[Any, float]) -> list[dict[str, Any]]:
-    """A distribution as the API shows it: [{value, count}], values in a stable total order."""
-    return [{"value": v, "count": counts[v]} for v in sorted(counts, key=value_order)]
+def sorted_distribution(counts: dict[GroupKey, float]) -> list[dict[str, Any]]:
+    """A distribution as the API shows it: [{value, count}], values in a stable total order.
 
-
-def value_order(value: Any) -> tuple[int, Any]:
-    """A total order over mixed group values: null, booleans, numbers, then text."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, bool):
-        return (1, value)
-    if isinstance(value, int | float):
-        return (2, value)
-    return (3, str(value))
+    `counts` is keyed by one-value `GroupKey`s, so `true` and `1` are counted apart.
+    """
+    ordered = sorted(counts, key=lambda k: value_order(k[0]))
+    return [{"value": key[0], "count": counts[key]} for key in ordered]
 
 
 @dataclass
@@ -49,7 +43,7 @@ class SpanReduction:
     """One span's users' latest values (within one group)."""
 
     inputs: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    labels: dict[str, dict[Any, int]] = field(default_factory=lambda: defaultdict(dict))
+    labels: dict[str, dict[GroupKey, int]] = field(default_factory=lambda: defaultdict(dict))
 
     def add_user(self, inputs: dict[str, Any], labels: dict[str, Any]) -> None:
         for name, value in inputs.items():
@@ -57,7 +51,8 @@ class SpanReduction:
                 self.inputs[name].append(float(value))
         for name, value in labels.items():
             if value is not None:
-                self.labels[name][value] = self.labels[name].get(value, 0) + 1
+                key = GroupKey((value,))
+                self.labels[name][key] = self.labels[name].get(key, 0) + 1
 
     def mean_of(self, name: str) -> float | None:
         return mean(self.inputs.get(name, []))
@@ -120,7 +115,7 @@ def _numeric(fn: MetricFn, ordered: list[float]) -> float | None:
 
 def _spread(reductions: list[SpanReduction], name: str) -> list[dict[str, Any]]:
     """Each span's weight of one, shared equally among its users' values."""
-    shares: dict[Any, list[float]] = defaultdict(list)
+    shares: dict[GroupKey, list[float]] = defaultdict(list)
     for reduction in reductions:
         counts = reduction.labels.get(name, {})
         users = sum(counts.values())

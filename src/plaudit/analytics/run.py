@@ -19,7 +19,6 @@ from plaudit.analytics.metrics import (
     nearest_rank,
     per_span_values,
     sorted_distribution,
-    value_order,
 )
 from plaudit.core.query.fields import Field, FieldKind
 from plaudit.core.query.model import (
@@ -31,6 +30,7 @@ from plaudit.core.query.model import (
     Query,
     QueryError,
 )
+from plaudit.core.query.values import GroupKey, value_order
 from plaudit.store.rollup import RollupPlan
 from plaudit.store.schema import feedback, from_micros, to_micros
 from plaudit.store.sql_aggregate import AggregatePlan, Window
@@ -183,7 +183,7 @@ def _add_distributions(
             value = values.decode(row[at : at + values.width])
             if value is not None:
                 counts = groups.setdefault(key, {}).setdefault(metric.label, {})
-                counts[value] = row[-1]
+                counts[GroupKey((value,))] = row[-1]
 
 
 def _per_span(connection: Connection, plan: AggregatePlan) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -192,7 +192,7 @@ def _per_span(connection: Connection, plan: AggregatePlan) -> dict[tuple[Any, ..
     texts = {label for (role, _), label in input_of.items() if role == "text"}
     groups: dict[tuple[Any, ...], SpanGroup] = {}
     if not plan.query.group_by:
-        groups[()] = SpanGroup()
+        groups[GroupKey()] = SpanGroup()
     for row in connection.execute(plan.latest()):
         key, at = plan.decode_groups(row)
         inputs = dict(zip(labels, row[at : at + len(labels)], strict=True))

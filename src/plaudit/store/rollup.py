@@ -1,4 +1,4 @@
-"""Answering aggregate queries from the per-day rollups, exactly.
+"""Answering aggregate queries from the per-day rollups.
 
 Two rollups (migration 0005) hold per-day sums: `feedback_rollup` per combination of the
 low-cardinality fields, and `feedback_metadata_rollup` per name, capability and top-level
@@ -8,6 +8,10 @@ weeks, and its filters and groups use only that rollup's fields (for the metadat
 metadata key, which may be both filtered and grouped by). The whole days inside the time range come
 from the rollup, the partial days at either end from the events, and the figures are added up per
 group. Any other query reads the events (`sql_aggregate`).
+
+Counts are exact; sums and averages equal the events' up to the order of floating-point additions
+(the rollup adds per-day sums, the database adds events), and fall back to the events where the
+rollup's float sums could have drifted (`value_inexact`, see `store.rollup_writes`).
 
 Events lacking the grouped metadata key (or holding an object, array or null there) form the
 group `null`: its figures are the day's totals from `feedback_rollup` less the entries'.
@@ -45,6 +49,7 @@ from plaudit.core.query.model import (
     Per,
     Query,
 )
+from plaudit.core.query.values import GroupKey
 from plaudit.store.schema import ROLLUP_DIMENSIONS, feedback_metadata_rollup, feedback_rollup
 from plaudit.store.sql_aggregate import AggregatePlan, Window
 from plaudit.store.sql_query import Compiler, Offsets, apply_op, normalise_number
@@ -193,7 +198,7 @@ class RollupPlan:
         """
         figures: dict[tuple[Any, ...], Figures] = {}
         if not self.query.group_by:
-            figures[()] = [0] * len(SUMS)
+            figures[GroupKey()] = [0] * len(SUMS)
         if self.source.key is None:
             _add(figures, self._days(connection, feedback_rollup))
         else:
@@ -212,7 +217,7 @@ class RollupPlan:
 
     def _days(
         self, connection: Connection, table: Table, groups: Sequence[Group] | None = None
-    ) -> Iterable[tuple[tuple[Any, ...], Figures]]:
+    ) -> Iterable[tuple[GroupKey, Figures]]:
         """Decoded group keys and figures over the whole days, from `table`."""
         day = type_coerce(table.c.day, BigInteger)
         compiler = Compiler(self.dialect, self.offsets, table=table, moment=day)
@@ -254,29 +259,29 @@ class RollupPlan:
         return any(f.field.root == "metadata" for f in self.query.filters)
 
     def _without_entry(
-        self, connection: Connection, entries: list[tuple[tuple[Any, ...], Figures]]
-    ) -> Iterable[tuple[tuple[Any, ...], Figures]]:
+        self, connection: Connection, entries: list[tuple[GroupKey, Figures]]
+    ) -> Iterable[tuple[GroupKey, Figures]]:
         """The `null` metadata group: each group's day totals less its entries' figures."""
         at = next(
             i for i, g in enumerate(self.query.group_by)
             if isinstance(g, Field) and g.root == "metadata"
         )  # fmt: skip
         others = [g for i, g in enumerate(self.query.group_by) if i != at]
-        remaining: dict[tuple[Any, ...], Figures] = {}
+        remaining: dict[GroupKey, Figures] = {}
         for key, sums in self._days(connection, feedback_rollup, others):
             remaining[key] = sums
         for key, sums in entries:
-            rest = key[:at] + key[at + 1 :]
+            rest = GroupKey((*key[:at], *key[at + 1 :]))
             remaining[rest] = [a - b for a, b in zip(remaining[rest], sums, strict=True)]
-        for rest, sums in remaining.items():
+        for others_key, sums in remaining.items():
             if sums[0]:
-                yield (*rest[:at], None, *rest[at:]), sums
+                yield GroupKey((*others_key[:at], None, *others_key[at:])), sums
 
     # -- partial days ---------------------------------------------------------------------------
 
     def _events(
         self, connection: Connection, edge: Window
-    ) -> Iterable[tuple[tuple[Any, ...], Figures]]:
+    ) -> Iterable[tuple[GroupKey, Figures]]:
         measured = dataclasses.replace(self.query, metrics=EDGE_METRICS, order=None, limit=None)
         plan = AggregatePlan(measured, self.project, self.dialect, edge, self.offsets)
         for row in connection.execute(plan.sums()):
@@ -335,17 +340,17 @@ def _entry_value(values: Sequence[Any]) -> Any:
     return normalise_number(number)
 
 
-def _decoded(columns: Sequence[_Columns], row: Sequence[Any]) -> tuple[Any, ...]:
+def _decoded(columns: Sequence[_Columns], row: Sequence[Any]) -> GroupKey:
     key, at = [], 0
     for column in columns:
         width = len(column.expressions)
         key.append(column.decode(row[at : at + width]))
         at += width
-    return tuple(key)
+    return GroupKey(key)
 
 
 def _add(
-    figures: dict[tuple[Any, ...], Figures], rows: Iterable[tuple[tuple[Any, ...], Figures]]
+    figures: dict[tuple[Any, ...], Figures], rows: Iterable[tuple[GroupKey, Figures]]
 ) -> None:
     for key, sums in rows:
         current = figures.get(key)

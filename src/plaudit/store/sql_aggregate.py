@@ -17,6 +17,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from plaudit.core.query.fields import VALUE, Field
 from plaudit.core.query.model import NUMERIC, THUMBS, Metric, MetricFn, Query
+from plaudit.core.query.values import GroupKey
 from plaudit.store.schema import feedback, spans
 from plaudit.store.sql_query import Compiler, GroupSql, Offsets, event_micros, thumb_value
 
@@ -117,14 +118,14 @@ class AggregatePlan:
     def group_outputs(self, columns: Any) -> list[Expr]:
         return [c for g in self.groups for c in g.aggregated(columns)]
 
-    def decode_groups(self, row: Any) -> tuple[tuple[Any, ...], int]:
+    def decode_groups(self, row: Any) -> tuple[GroupKey, int]:
         """The decoded group key of a result row, and where the rest of the row starts."""
         key: list[Any] = []
         at = 0
         for group in self.groups:
             key.append(group.decode(row[at : at + group.width]))
             at += group.width
-        return tuple(key), at
+        return GroupKey(key), at
 
     # -- statements -----------------------------------------------------------------------------
 
