@@ -10,7 +10,8 @@ are, their thumbs up and down, and the count and sum of their numeric values.
 `feedback_metadata_rollup` holds the same per name, capability and top-level metadata entry with
 a string, number or boolean value. Queries built from those fields and metrics read them instead
 of the events (store/rollup.py); every write keeps them exact (store/rollup_writes.py), and this
-migration fills them from the events already stored.
+migration fills them from the events already stored with `rollup_writes.rebuild` — the current
+code's, so a later change to the rollups' shape must come with a migration that rebuilds them.
 
 `ix_feedback_query` now orders by name then time (and carries `trace_id`): the partial days of a
 rollup query, the explorer's newest-first page and trace search by feedback read it in time
