@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from plaudit.core.feedback import FeedbackEvent, Kind
-from plaudit.core.pii import PiiType, redact, redact_json, scan_json
+from plaudit.core.pii import PiiType, redact_json, scan_json
 
 
 class PiiMode(StrEnum):
@@ -42,14 +42,11 @@ def screen(event: FeedbackEvent, mode: PiiMode) -> Screened | None:
     if mode is PiiMode.OFF:
         return None
     text_value = event.kind in (Kind.TEXT, Kind.CORRECTION)
+    free = [event.comment, event.value if text_value else None, event.expected]
     if mode is PiiMode.FLAG:
-        texts = [event.comment, event.value if text_value else None, event.expected]
-        found = scan_json([t for t in texts if t is not None])
-        if not found:
-            return None
-        return Screened(event.comment, event.value, event.expected, found)
-    comment, in_comment = redact(event.comment) if event.comment else (event.comment, frozenset())
-    value, in_value = redact_json(event.value) if text_value else (event.value, frozenset())
-    expected, in_expected = redact_json(event.expected)
-    found = in_comment | in_value | in_expected
-    return Screened(comment, value, expected, found) if found else None
+        found = scan_json(free)
+        return Screened(event.comment, event.value, event.expected, found) if found else None
+    (comment, value, expected), found = redact_json(free)
+    if not found:
+        return None
+    return Screened(comment, value if text_value else event.value, expected, found)

@@ -133,6 +133,9 @@ def nesting(value: Any) -> tuple[int, int, int]:
     return most_objects, most_arrays, most_depth
 
 
+_LONG_DIGIT_RUN: Final = re.compile(rb"\d{19}")
+
+
 def holds_huge_integer(value: Any) -> bool:
     """Whether an integer in `value` lies outside the signed 64-bit range.
 
@@ -190,10 +193,12 @@ class _Checker:
         if depth > limits.MAX_JSON_DEPTH:
             self.add(field, f"is nested deeper than {limits.MAX_JSON_DEPTH} levels", "json_depth")
             return
-        if len(msgspec.json.encode(value)) > limit:
+        encoded = msgspec.json.encode(value)
+        if len(encoded) > limit:
             self.add(field, f"is larger than {limit} bytes as JSON", limit_name)
             return
-        if holds_huge_integer(value):
+        # Only a run of 19+ digits can be such an integer: most values skip the second walk.
+        if _LONG_DIGIT_RUN.search(encoded) and holds_huge_integer(value):
             self.add(field, "holds an integer beyond the 64-bit range, which cannot be stored")
 
 

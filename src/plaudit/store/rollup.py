@@ -200,9 +200,9 @@ class RollupPlan:
         if not self.query.group_by:
             figures[GroupKey()] = [0] * len(SUMS)
         if self.source.key is None:
-            _add(figures, self._days(connection, feedback_rollup))
+            _add(figures, self._days(connection, feedback_rollup, self.query.group_by))
         else:
-            entries = list(self._days(connection, feedback_metadata_rollup))
+            entries = list(self._days(connection, feedback_metadata_rollup, self.query.group_by))
             _add(figures, entries)
             if self._groups_by_metadata() and not self._filters_metadata():
                 _add(figures, self._without_entry(connection, entries))
@@ -216,13 +216,12 @@ class RollupPlan:
     # -- whole days -----------------------------------------------------------------------------
 
     def _days(
-        self, connection: Connection, table: Table, groups: Sequence[Group] | None = None
+        self, connection: Connection, table: Table, groups: Sequence[Group]
     ) -> Iterable[tuple[GroupKey, Figures]]:
-        """Decoded group keys and figures over the whole days, from `table`."""
+        """Decoded keys of `groups` and their figures over the whole days, from `table`."""
         day = type_coerce(table.c.day, BigInteger)
         compiler = Compiler(self.dialect, self.offsets, table=table, moment=day)
-        columns = [self._columns(compiler, g) for g in self.query.group_by if groups is None]
-        columns += [self._columns(compiler, g) for g in groups or ()]
+        columns = [self._columns(compiler, g) for g in groups]
         conditions = [table.c.project == self.project]
         if self.split.days.since is not None:
             conditions.append(day >= self.split.days.since)
@@ -279,9 +278,7 @@ class RollupPlan:
 
     # -- partial days ---------------------------------------------------------------------------
 
-    def _events(
-        self, connection: Connection, edge: Window
-    ) -> Iterable[tuple[GroupKey, Figures]]:
+    def _events(self, connection: Connection, edge: Window) -> Iterable[tuple[GroupKey, Figures]]:
         measured = dataclasses.replace(self.query, metrics=EDGE_METRICS, order=None, limit=None)
         plan = AggregatePlan(measured, self.project, self.dialect, edge, self.offsets)
         for row in connection.execute(plan.sums()):
@@ -349,9 +346,7 @@ def _decoded(columns: Sequence[_Columns], row: Sequence[Any]) -> GroupKey:
     return GroupKey(key)
 
 
-def _add(
-    figures: dict[tuple[Any, ...], Figures], rows: Iterable[tuple[GroupKey, Figures]]
-) -> None:
+def _add(figures: dict[tuple[Any, ...], Figures], rows: Iterable[tuple[GroupKey, Figures]]) -> None:
     for key, sums in rows:
         current = figures.get(key)
         figures[key] = (

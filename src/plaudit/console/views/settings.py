@@ -175,9 +175,10 @@ async def pii_mode_form(request: Request[Any, Any, Any]) -> Response[str]:
     """Choose what happens to PII found in feedback text from now on."""
     since = started()
     state, session, fields = await checked_form(request)
-    chosen = fields.get("pii", "")
-    if chosen not in PiiMode.__members__.values():
+    try:
+        mode = PiiMode(fields.get("pii", ""))
+    except ValueError:
         return await _render(request, "privacy", since, error="Choose redact, flag or off.")
-    mode, project = PiiMode(chosen), session.project
+    project = session.project
     await state.writer.write(Call(lambda c: set_pii_mode(c, project, mode)))
     return await _render(request, "privacy", since, message=f"PII mode is now {mode.value}.")

@@ -107,6 +107,11 @@ class _Parser:
         token = token or self.peek
         return QueryError(f"expected {expected}, found {token.describe()}", token.position)
 
+    def finish(self, expected: str) -> None:
+        """Refuse anything left after what was parsed (`expected` says what could follow)."""
+        if self.peek.kind != "end":
+            raise self.fail(expected)
+
     def accept_word(self, *words: str) -> Token | None:
         if self.peek.word in words:
             return self.take()
@@ -356,8 +361,7 @@ def parse_filters(text: str, roots: tuple[str, ...] = JSON_ROOTS) -> list[Filter
     if parser.peek.kind == "end":
         return []
     found = parser.conditions()
-    if parser.peek.kind != "end":
-        raise parser.fail("`and` or the end of the filter")
+    parser.finish("`and` or the end of the filter")
     return found
 
 
@@ -365,8 +369,7 @@ def parse_metric(text: str) -> Metric:
     """One metric as the text form writes it: `count`, `p95(scores.relevance)`."""
     parser = _Parser(text)
     metric = parser.metric()
-    if parser.peek.kind != "end":
-        raise parser.fail("the end of the metric")
+    parser.finish("the end of the metric")
     return metric
 
 
@@ -374,8 +377,7 @@ def parse_moment(text: str) -> Moment:
     """A duration back from now (`7d`) or an RFC 3339 time."""
     parser = _Parser(text)
     moment = parser.moment()
-    if parser.peek.kind != "end":
-        raise parser.fail("the end of the time")
+    parser.finish("the end of the time")
     return moment
 
 
