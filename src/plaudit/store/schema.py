@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -96,6 +97,17 @@ tokens = Table(
     Index(None, "project"),
 )
 
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the session id in the cookie
+    Column("project", String(128), nullable=False),
+    Column("token_id", String(32), index=True),  # None: signed in with the console password
+    Column("created_at", UtcMicros(), nullable=False),
+    Column("expires_at", UtcMicros(), nullable=False),
+    Column("ended_at", UtcMicros()),
+)
+
 feedback_configs = Table(
     "feedback_configs",
     metadata,
@@ -135,6 +147,8 @@ feedback = Table(
     Column("pii", Json),
     Column("content_hash", String(32), nullable=False),
     Column("revision", Integer, nullable=False),
+    # Written by a browser-safe token (migration 0007): only such events may a browser revise.
+    Column("browser", Boolean, nullable=False, server_default=false()),
     Index(None, "project", "timestamp", "capability", "kind", "value_num"),
     Index(None, "project", "trace_id"),
     Index(None, "project", "span_id"),
