@@ -46,6 +46,7 @@ from plaudit.store.configs import list_configs, put_config
 from plaudit.store.database import create_database_engine
 from plaudit.store.feedback import Status, StoreFeedback
 from plaudit.store.migrate import upgrade
+from plaudit.store.projects import pii_mode
 from plaudit.store.schema import feedback, from_micros, spans
 from plaudit.store.spans import StoreSpans
 
@@ -933,8 +934,9 @@ def load_demo(database_url: str) -> DemoSummary:
             StoreSpans.apply_group(connection, span_ops)
             events = _events(plan, anchor, configs)
             skip = _already_revised(connection, events, plan.revised_ids)
+            pii = pii_mode(connection, PROJECT)
             ops = [
-                StoreFeedback(PROJECT, [event], from_micros(received), _ACTOR)
+                StoreFeedback(PROJECT, [event], from_micros(received), _ACTOR, pii=pii)
                 for position, (event, received) in enumerate(events)
                 if position not in skip
             ]

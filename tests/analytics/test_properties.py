@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
 from plaudit.analytics.run import run_query
+from plaudit.core.privacy import PiiMode
 from plaudit.core.query.fields import parse_field
 from plaudit.core.query.model import (
     Ago,
@@ -32,6 +33,7 @@ from plaudit.store.feedback import DeleteFeedback, StoreFeedback, get_feedback
 from plaudit.store.schema import spans, to_micros
 from tests.analytics.oracle import Event, evaluate
 
+REDACT = PiiMode.REDACT
 NOW = datetime(2026, 3, 30, 12, tzinfo=UTC)
 SPANS = [(f"{i:032x}", f"{i:016x}") for i in range(1, 6)]
 STORED_SPANS = {SPANS[0][1]: {"model": "gpt-x", "tokens": 10}, SPANS[1][1]: {"model": "gpt-y"},
@@ -180,7 +182,7 @@ def store_history(
         events = [validate_feedback(raw, pointer="", now=NOW, configs={}) for raw in batch]
         assert all(not isinstance(e, list) for e in events), events
         with engine.begin() as connection:
-            StoreFeedback(project, events, NOW, None).apply(connection)  # type: ignore[arg-type]
+            StoreFeedback(project, events, NOW, None, pii=REDACT).apply(connection)  # type: ignore[arg-type]
     found = []
     with engine.begin() as connection:
         for event_id in sorted(deleted):

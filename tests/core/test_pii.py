@@ -14,6 +14,7 @@ from plaudit.core.pii import (
     PLACEHOLDERS,
     Finding,
     PiiType,
+    ScanBudget,
     find_pii,
     iban_valid,
     luhn_valid,
@@ -426,3 +427,32 @@ def test_findings_are_ordered_apart_and_inside_the_text(text: str) -> None:
     findings = find_pii(text)
     assert all(0 <= f.start < f.end <= len(text) for f in findings)
     assert all(a.end <= b.start for a, b in pairwise(findings))
+
+
+# --- the scan's budget ------------------------------------------------------------------------
+
+INVALID_NUMBERS = "ref 1234567890, ref 1111111111 and ref 9999999999"  # no such numbers
+
+
+def test_numbers_libphonenumber_rejects_are_left_within_the_budget() -> None:
+    assert find_pii(INVALID_NUMBERS) == []
+
+
+def test_candidates_beyond_the_per_text_cap_are_taken_as_phone_numbers() -> None:
+    found = find_pii(INVALID_NUMBERS, budget=ScanBudget(phone_checks=2))
+    assert [(f.type, INVALID_NUMBERS[f.start : f.end]) for f in found] == [(PHONE, "9999999999")]
+
+
+def test_once_the_time_is_spent_every_candidate_is_taken_as_a_phone_number() -> None:
+    ticks = iter(range(100))  # a clock that moves one second each time it is read
+    budget = ScanBudget(text_seconds=1.5, request_seconds=100, clock=lambda: float(next(ticks)))
+    found = find_pii(INVALID_NUMBERS, budget=budget)
+    assert [INVALID_NUMBERS[f.start : f.end] for f in found] == ["1111111111", "9999999999"]
+
+
+def test_one_budget_is_shared_by_every_string_of_a_request() -> None:
+    now = [0.0]
+    budget = ScanBudget(request_seconds=1.0, clock=lambda: now[0])
+    assert redact_json(["ref 1234567890"], budget=budget) == (["ref 1234567890"], frozenset())
+    now[0] = 2.0  # the request's second has gone
+    assert redact_json(["ref 1234567890"], budget=budget) == (["ref [PHONE]"], frozenset({PHONE}))

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from plaudit.core.feedback import SignalType, Source, label_value, numeric_value
+from plaudit.core.privacy import PiiMode
 from plaudit.core.spans import SpanRecord
 from plaudit.core.validation import validate_feedback
 from plaudit.store.database import create_database_engine
@@ -47,6 +48,7 @@ from plaudit.store.spans import LinkAllPending, StoreSpans
 from plaudit.store.sql_query import event_micros
 from tests.conftest import POSTGRES
 
+REDACT = PiiMode.REDACT
 NOW = datetime(2026, 3, 30, 12, tzinfo=UTC)
 DAY = 86_400_000_000
 
@@ -189,7 +191,7 @@ def apply_operation(engine: Engine, project: str, operation: tuple[str, Any]) ->
     kind, argument = operation
     with engine.begin() as connection:
         if kind == "store":
-            ops = [StoreFeedback(project, _validated(b), NOW, None) for b in argument]
+            ops = [StoreFeedback(project, _validated(b), NOW, None, pii=REDACT) for b in argument]
             StoreFeedback.apply_group(connection, ops)
         elif kind == "delete":
             for event_id in argument:
@@ -366,7 +368,7 @@ def test_linking_moves_events_to_their_spans_cells(engine: Engine) -> None:
         for i, value in enumerate(["up", "up", "down"])
     ]  # fmt: skip
     with engine.begin() as connection:
-        StoreFeedback(project, _validated(batch), NOW, None).apply(connection)
+        StoreFeedback(project, _validated(batch), NOW, None, pii=REDACT).apply(connection)
     table = feedback_rollup.c
     columns = (table.day, table.capability, table.step, table.link_status, table["count"],
                table.up, table.down)  # fmt: skip
@@ -390,7 +392,7 @@ def test_a_large_value_leaving_its_cell_leaves_it_inexact(engine: Engine) -> Non
          "span_id": NEVER.span_id, "timestamp": "2026-03-28T11:00:00Z"},
     ]  # fmt: skip
     with engine.begin() as connection:
-        StoreFeedback(project, _validated(batch), NOW, None).apply(connection)
+        StoreFeedback(project, _validated(batch), NOW, None, pii=REDACT).apply(connection)
         store_spans(connection, project, [LATE[0]])  # links `big` out of the pending cell
     table = feedback_rollup.c
     query = select(table.link_status, table.value_count, table.value_inexact).where(
@@ -530,7 +532,7 @@ def test_migration_backfills_the_rollups(fresh_engine: Engine) -> None:
         with engine.begin() as connection:
             store_spans(connection, project, ALL_SPANS)
             batch = sample_batch(rng, 30, "a")  # revises backfilled events
-            StoreFeedback(project, _validated(batch), NOW, None).apply(connection)
+            StoreFeedback(project, _validated(batch), NOW, None, pii=REDACT).apply(connection)
             for i in range(2, 40, 5):
                 DeleteFeedback(project, f"b{i}", NOW, None).apply(connection)
     assert_exact(rebuilt=False)

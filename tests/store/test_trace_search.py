@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, insert, select
 
+from plaudit.core.privacy import PiiMode
 from plaudit.core.query.fields import TRACE_ROOTS, VALUE
 from plaudit.core.query.model import Filter
 from plaudit.core.query.text import parse_filters
@@ -22,6 +23,7 @@ from plaudit.store.feedback import DeleteFeedback, StoreFeedback
 from plaudit.store.schema import feedback, spans, to_micros
 from tests.analytics.oracle import Event, matches
 
+REDACT = PiiMode.REDACT
 NOW = datetime(2026, 3, 30, 12, tzinfo=UTC)
 TRACES = [f"{i:032x}" for i in range(1, 13)]
 CATEGORIES = ["x", "y", "z"]
@@ -90,7 +92,7 @@ def store(
         events = [validate_feedback(raw, pointer="", now=NOW, configs={}) for raw in batch]
         assert all(not isinstance(e, list) for e in events), events
         with engine.begin() as connection:
-            StoreFeedback(project, events, NOW, None).apply(connection)  # type: ignore[arg-type]
+            StoreFeedback(project, events, NOW, None, pii=REDACT).apply(connection)  # type: ignore[arg-type]
     with engine.begin() as connection:
         for event_id in deleted:
             assert DeleteFeedback(project, event_id, NOW, None).apply(connection)

@@ -21,6 +21,7 @@ from plaudit.core.query.text import parse_filters, parse_moment
 from plaudit.core.validation import validate_feedback
 from plaudit.store.event_search import Position, count_events, events_page
 from plaudit.store.feedback import StoreFeedback, row_to_event
+from plaudit.store.projects import pii_mode
 from plaudit.store.schema import to_micros
 from plaudit.store.sql_aggregate import Window
 
@@ -197,7 +198,8 @@ def send(
     engine = open_engine(database_url)
     try:
         with engine.begin() as connection:
-            statuses = StoreFeedback(project, events, now, "cli").apply(connection)
+            record = StoreFeedback(project, events, now, "cli", pii=pii_mode(connection, project))
+            statuses = record.apply(connection)
     finally:
         engine.dispose()
     results = [{"id": e.id, "status": s} for e, s in zip(events, statuses, strict=True)]

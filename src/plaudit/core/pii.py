@@ -22,16 +22,20 @@ neither a known prefix nor a `password=`-style label.
 
 Speed: each detector runs only when the text could hold its kind (enough digits, an `@`, a key
 prefix), so prose without digits is scanned in a few microseconds; libphonenumber, the slow part,
-reads only short windows around runs of seven or more digits.
+reads only short windows around runs of seven or more digits. Its work is bounded by a
+`ScanBudget`: a number of candidates per text and a time per text and per request. Candidates
+beyond the budget are taken as phone numbers without asking libphonenumber (redacted when the
+project redacts), so a text built to be slow to scan costs a bounded time and leaks nothing.
 """
 
 import functools
 import ipaddress
 import re
 import sys
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
@@ -277,13 +281,42 @@ def _fewest_national_digits(region: str | None) -> int:
     return max(7, min(metadata.general_desc.possible_length, default=7))
 
 
-def _phone_windows(text: str, region: str | None) -> list[tuple[int, int]]:
-    """Parts of `text` worth giving libphonenumber: each candidate with the text around it.
+@dataclass(slots=True)
+class ScanBudget:
+    """How much libphonenumber work one request's texts may cost; see the module docstring.
+
+    One budget is shared by every text of a request: each text may have `phone_checks`
+    candidates read by libphonenumber within `text_seconds`, and all texts together within
+    `request_seconds` (counted from the first text scanned). `clock` is injectable for tests.
+    """
+
+    phone_checks: int = 32
+    text_seconds: float = 0.02
+    request_seconds: float = 0.1
+    clock: Callable[[], float] = time.monotonic
+    _request_deadline: float | None = field(default=None, init=False)
+
+    def text_deadline(self) -> float:
+        """When the text about to be scanned must stop asking libphonenumber."""
+        now = self.clock()
+        if self._request_deadline is None:
+            self._request_deadline = now + self.request_seconds
+        return min(self._request_deadline, now + self.text_seconds)
+
+
+class _PhoneCandidate(NamedTuple):
+    start: int  # the run of digits itself
+    end: int
+    low: int  # with the text around it that libphonenumber reads
+    high: int
+
+
+def _phone_candidates(text: str, region: str | None) -> Iterator[_PhoneCandidate]:
+    """Runs of digits that could be phone numbers, each with the text around it.
 
     The context stops at the next digit either way, so each window holds one candidate and no
     cut-off piece of another number (an extension after "ext." is left out with it).
     """
-    windows: list[tuple[int, int]] = []
     for match in _PHONE_RUN.finditer(text):
         start, end = match.span()
         while start and text[start - 1] in _PHONE_PREFIX:
@@ -300,17 +333,21 @@ def _phone_windows(text: str, region: str | None) -> list[tuple[int, int]]:
             low -= 1
         while high < min(len(text), end + _PHONE_CONTEXT) and not text[high].isdigit():
             high += 1
-        windows.append((low, high))
-    return windows
+        yield _PhoneCandidate(start, end, low, high)
 
 
-def _phones(text: str, region: str | None) -> Iterator[Finding]:
+def _phones(text: str, region: str | None, budget: ScanBudget) -> Iterator[Finding]:
     # libphonenumber is pure Python and slow, so it reads only the windows around likely numbers,
     # and it is imported on first use: its ~70 ms import would otherwise delay every start.
     from phonenumbers import Leniency, PhoneNumberMatcher
 
     region = region.upper() if region else None
-    for low, high in _phone_windows(text, region):
+    deadline = budget.text_deadline()
+    for checked, candidate in enumerate(_phone_candidates(text, region)):
+        if checked >= budget.phone_checks or budget.clock() >= deadline:
+            yield Finding(PiiType.PHONE, candidate.start, candidate.end)  # out of budget
+            continue
+        low, high = candidate.low, candidate.high
         for match in PhoneNumberMatcher(text[low:high], region, leniency=Leniency.VALID):
             yield Finding(PiiType.PHONE, low + match.start, low + match.end)
 
@@ -416,13 +453,19 @@ def _secrets(text: str) -> Iterator[Finding]:
 # --- the public functions ---------------------------------------------------------------------
 
 
-def find_pii(text: str, *, phone_region: str | None = DEFAULT_PHONE_REGION) -> list[Finding]:
+def find_pii(
+    text: str,
+    *,
+    phone_region: str | None = DEFAULT_PHONE_REGION,
+    budget: ScanBudget | None = None,
+) -> list[Finding]:
     """The PII in `text`, ordered by start and never overlapping.
 
     Where two findings overlap, the longer one is kept (a key block over the numbers inside it,
     an email address over a password before its `@`); at equal length, the more specific kind.
     `phone_region` is the country whose national phone format is recognised (see the module
-    docstring); numbers with a `+` country code are found whatever it is.
+    docstring); numbers with a `+` country code are found whatever it is. `budget` bounds the
+    phone number checks (a fresh default one when not given).
     """
     found = [*_secrets(text)]
     if "@" in text:
@@ -438,7 +481,7 @@ def find_pii(text: str, *, phone_region: str | None = DEFAULT_PHONE_REGION) -> l
     if "::" in text or text.count(":") >= 7:
         found += _ipv6s(text)
     if digits >= 7 or not text.isascii():
-        found += _phones(text, phone_region)
+        found += _phones(text, phone_region, budget or ScanBudget())
     return _without_overlaps(found) if len(found) > 1 else found
 
 
@@ -457,10 +500,13 @@ def _without_overlaps(found: list[Finding]) -> list[Finding]:
 
 
 def redact(
-    text: str, *, phone_region: str | None = DEFAULT_PHONE_REGION
+    text: str,
+    *,
+    phone_region: str | None = DEFAULT_PHONE_REGION,
+    budget: ScanBudget | None = None,
 ) -> tuple[str, frozenset[PiiType]]:
     """`text` with each finding replaced by its placeholder ("[EMAIL]"…), and the kinds found."""
-    findings = find_pii(text, phone_region=phone_region)
+    findings = find_pii(text, phone_region=phone_region, budget=budget)
     if not findings:
         return text, frozenset()
     parts: list[str] = []
@@ -473,7 +519,10 @@ def redact(
 
 
 def redact_json(
-    value: Any, *, phone_region: str | None = DEFAULT_PHONE_REGION
+    value: Any,
+    *,
+    phone_region: str | None = DEFAULT_PHONE_REGION,
+    budget: ScanBudget | None = None,
 ) -> tuple[Any, frozenset[PiiType]]:
     """A copy of a JSON value with every string (keys too) redacted, and the kinds found.
 
@@ -481,10 +530,11 @@ def redact_json(
     that redact alike are told apart by a suffix (`[EMAIL]`, `[EMAIL] 2`), so no value is lost.
     """
     found: set[PiiType] = set()
+    shared = budget or ScanBudget()
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            redacted, kinds = redact(item, phone_region=phone_region)
+            redacted, kinds = redact(item, phone_region=phone_region, budget=shared)
             found.update(kinds)
             return redacted
         if isinstance(item, dict):
@@ -504,12 +554,18 @@ def redact_json(
     return walk(value), frozenset(found)
 
 
-def scan_json(value: Any, *, phone_region: str | None = DEFAULT_PHONE_REGION) -> frozenset[PiiType]:
+def scan_json(
+    value: Any,
+    *,
+    phone_region: str | None = DEFAULT_PHONE_REGION,
+    budget: ScanBudget | None = None,
+) -> frozenset[PiiType]:
     """The kinds of PII in the strings of a JSON value (keys too), changing nothing."""
+    shared = budget or ScanBudget()
     return frozenset(
         finding.type
         for text in _strings(value)
-        for finding in find_pii(text, phone_region=phone_region)
+        for finding in find_pii(text, phone_region=phone_region, budget=shared)
     )
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from plaudit.core.feedback import FeedbackEvent, Kind
-from plaudit.core.pii import PiiType, redact_json, scan_json
+from plaudit.core.pii import PiiType, ScanBudget, redact_json, scan_json
 
 
 class PiiMode(StrEnum):
@@ -37,16 +37,27 @@ class Screened:
         return sorted(t.value for t in self.found)
 
 
-def screen(event: FeedbackEvent, mode: PiiMode) -> Screened | None:
-    """The event's free text handled per `mode`; None when nothing was found (or with `off`)."""
-    if mode is PiiMode.OFF:
+def has_free_text(event: FeedbackEvent) -> bool:
+    """Whether the event holds any text that `screen` reads."""
+    text_value = event.kind in (Kind.TEXT, Kind.CORRECTION) and event.value is not None
+    return event.comment is not None or text_value or event.expected is not None
+
+
+def screen(
+    event: FeedbackEvent, mode: PiiMode, budget: ScanBudget | None = None
+) -> Screened | None:
+    """The event's free text handled per `mode`; None when nothing was found (or with `off`).
+
+    `budget` bounds the scan's cost (see `ScanBudget`); share one across a request's events.
+    """
+    if mode is PiiMode.OFF or not has_free_text(event):
         return None
     text_value = event.kind in (Kind.TEXT, Kind.CORRECTION)
     free = [event.comment, event.value if text_value else None, event.expected]
     if mode is PiiMode.FLAG:
-        found = scan_json(free)
+        found = scan_json(free, budget=budget)
         return Screened(event.comment, event.value, event.expected, found) if found else None
-    (comment, value, expected), found = redact_json(free)
+    (comment, value, expected), found = redact_json(free, budget=budget)
     if not found:
         return None
     return Screened(comment, value if text_value else event.value, expected, found)

@@ -1,8 +1,11 @@
 """What a running server holds: settings, database engine, writer, and short-lived caches."""
 
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from typing import Any, Final, Generic, TypeVar
 
 import anyio.to_thread
@@ -12,17 +15,23 @@ from sqlalchemy import Engine, select
 
 from plaudit.core.access import Principal, hash_token
 from plaudit.core.configs import FeedbackConfig
+from plaudit.core.feedback import FeedbackEvent
+from plaudit.core.privacy import PiiMode, has_free_text
+from plaudit.errors import Unavailable
 from plaudit.server.rate_limits import Rate, RateLimits
 from plaudit.settings import Settings
+from plaudit.store.feedback import Status, StoreFeedback
+from plaudit.store.projects import pii_mode
 from plaudit.store.schema import feedback_configs, tokens
 from plaudit.store.tokens import principal_for
-from plaudit.store.writer import Writer
+from plaudit.store.writer import WriteOp, Writer, WriterBusy
 
 JSON: Final = "application/json"
 
 # Cached lookups expire quickly so a revocation or config change made elsewhere (e.g. by the CLI)
 # takes effect within seconds; changes made through this server's API clear them at once.
 CACHE_SECONDS: Final = 5.0
+MAX_CACHED_PROJECTS: Final = 1_024
 
 
 T = TypeVar("T")
@@ -82,34 +91,56 @@ class TokenCache:
         self._origins = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectRules:
+    """What the write path needs to know of a project: its feedback configs and PII mode."""
+
+    configs: Mapping[str, FeedbackConfig]
+    pii: PiiMode
+
+
 @dataclass
 class ConfigCache:
-    """Project → its feedback configs by name."""
+    """Project → its rules, for the most recently used `MAX_CACHED_PROJECTS` projects.
+
+    Bounded, because a caller can name any project: requests for another project than the
+    token's are refused before they get here, but a development-mode server takes any name.
+    """
 
     engine: Engine
-    _entries: dict[str, _Entry[Mapping[str, FeedbackConfig]]] = field(default_factory=dict)
+    _entries: OrderedDict[str, _Entry[ProjectRules]] = field(default_factory=OrderedDict)
 
-    def load(self, project: str) -> Mapping[str, FeedbackConfig]:
-        """The configs of `project` (blocking on a miss)."""
+    def rules(self, project: str) -> ProjectRules:
+        """The rules of `project` (blocking on a miss)."""
         entry = self._entries.get(project)
         now = time.monotonic()
         if entry is not None and entry.expires > now:
+            self._entries.move_to_end(project)
             return entry.value
         with self.engine.connect() as connection:
             rows = connection.scalars(
                 select(feedback_configs.c.config).where(feedback_configs.c.project == project)
             ).all()
+            mode = pii_mode(connection, project)
         configs = {c.name: c for c in (msgspec.convert(row, FeedbackConfig) for row in rows)}
-        self._entries[project] = _Entry(configs, now + CACHE_SECONDS)
-        return configs
+        rules = ProjectRules(configs, mode)
+        self._entries[project] = _Entry(rules, now + CACHE_SECONDS)
+        self._entries.move_to_end(project)
+        while len(self._entries) > MAX_CACHED_PROJECTS:
+            self._entries.popitem(last=False)
+        return rules
+
+    def load(self, project: str) -> Mapping[str, FeedbackConfig]:
+        """The configs of `project` (blocking on a miss)."""
+        return self.rules(project).configs
 
     def fresh(self, project: str) -> bool:
-        """Whether `project`'s configs are cached and current."""
+        """Whether `project`'s rules are cached and current."""
         entry = self._entries.get(project)
         return entry is not None and entry.expires > time.monotonic()
 
     def clear(self) -> None:
-        """Forget everything (after a config changes here)."""
+        """Forget everything (after a config or a PII mode changes here)."""
         self._entries.clear()
 
 
@@ -140,6 +171,49 @@ class ServerState:
                 return query(connection, *args)
 
         return await anyio.to_thread.run_sync(run)
+
+    async def project_rules(self, project: str) -> ProjectRules:
+        """The project's configs and PII mode, read in a worker thread when not cached."""
+        if self.configs.fresh(project):
+            return self.configs.rules(project)
+        return await anyio.to_thread.run_sync(self.configs.rules, project)
+
+    async def feedback_op(
+        self,
+        project: str,
+        events: Sequence[FeedbackEvent],
+        received_at: datetime,
+        principal: Principal,
+    ) -> StoreFeedback:
+        """The write of `events`, their free text screened for PII off the event loop."""
+        mode = (await self.project_rules(project)).pii
+        make = partial(
+            StoreFeedback, project, events, received_at, principal.token_id,
+            pii=mode, browser=principal.browser_safe,
+        )  # fmt: skip
+        if mode is PiiMode.OFF or not any(has_free_text(event) for event in events):
+            return make()
+        return await anyio.to_thread.run_sync(make)
+
+    async def store_feedback(
+        self,
+        project: str,
+        events: Sequence[FeedbackEvent],
+        received_at: datetime,
+        principal: Principal,
+    ) -> list[Status]:
+        """Screen and durably store events; each one's status, in order (503 when busy)."""
+        op = await self.feedback_op(project, events, received_at, principal)
+        return await self.write(op)
+
+    async def write(self, op: WriteOp[T]) -> T:
+        """`op` through the writer; a full queue is a 503 with `Retry-After`."""
+        try:
+            return await self.writer.write(op)
+        except WriterBusy as busy:
+            raise Unavailable(
+                f"the server is catching up ({busy}); retry shortly", retry_after=1
+            ) from None
 
 
 def state_of(request: Request[Any, Any, Any]) -> ServerState:

@@ -6,7 +6,6 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from plaudit.core.enrichment import deep_merge, merge_tags
-from plaudit.core.feedback import FeedbackEvent
 from plaudit.store.feedback import StoreFeedback
 from plaudit.store.schema import span_enrichments, trace_enrichments
 from plaudit.store.writer import WriteOp
@@ -23,12 +22,12 @@ class Enrich(WriteOp[dict[str, Any]]):
         attributes: dict[str, Any] | None,
         tags: list[str] | None,
         feedback: dict[str, Any] | None,
-        event: FeedbackEvent | None,
-        actor: str | None,
+        record: StoreFeedback | None,
     ) -> None:
+        """`record` stores the event that records the change (made, and screened, beforehand)."""
         self.project, self.target, self.target_id = project, target, target_id
         self.attributes, self.tags, self.feedback = attributes, tags, feedback
-        self.event, self.actor = event, actor
+        self.record = record
 
     def apply(self, connection: Connection) -> dict[str, Any]:
         table = span_enrichments if self.target == "span" else trace_enrichments
@@ -56,7 +55,7 @@ class Enrich(WriteOp[dict[str, Any]]):
             "feedback": merged["feedback"],
             "event": None,
         }
-        if self.event is not None:
-            status = StoreFeedback(self.project, [self.event], now, self.actor).apply(connection)
-            result["event"] = {"id": self.event.id, "status": status[0]}
+        if self.record is not None:
+            status = self.record.apply(connection)
+            result["event"] = {"id": self.record.events[0].id, "status": status[0]}
         return result

@@ -7,16 +7,17 @@ from typing import Any, Literal, Self
 
 from sqlalchemy import Connection, delete, insert, select
 
-from plaudit.core.feedback import FeedbackEvent, LinkStatus, label_value, numeric_value
-from plaudit.core.privacy import Screened, screen
+from plaudit.core.feedback import FeedbackEvent, LinkStatus, Source, label_value, numeric_value
+from plaudit.core.pii import ScanBudget
+from plaudit.core.privacy import PiiMode, Screened, screen
 from plaudit.store import rollup_writes
 from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
-from plaudit.store.projects import pii_mode
 from plaudit.store.schema import feedback, feedback_history, to_micros
 from plaudit.store.writer import WriteOp
 
-Status = Literal["created", "duplicate", "revised"]
+Status = Literal["created", "duplicate", "revised", "refused"]
+"""`refused`: a browser-safe token named the id of an event it may not revise (see `_Known`)."""
 
 # Columns a client's content fills; the rest are the server's.
 CONTENT_COLUMNS = (
@@ -26,7 +27,9 @@ CONTENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _row(project: str, event: FeedbackEvent, received_at: datetime) -> dict[str, Any]:
+def _row(
+    project: str, event: FeedbackEvent, received_at: datetime, browser: bool
+) -> dict[str, Any]:
     return {
         "project": project,
         "id": event.id,
@@ -55,6 +58,7 @@ def _row(project: str, event: FeedbackEvent, received_at: datetime) -> dict[str,
         "pii": None,
         "content_hash": event.content_hash,
         "revision": 1,
+        "browser": browser,
     }
 
 
@@ -80,12 +84,28 @@ def apply_link(row: dict[str, Any], found: SpanFacts | bool) -> None:
 
 @dataclass(slots=True)
 class _Known:
+    """What deciding duplicate, revision or refusal needs of an event already stored."""
+
     content_hash: str
     revision: int
+    browser: bool
+    source: str
+    user_id: str | None
+
+    def revisable_by_browser(self, user_id: str | None) -> bool:
+        """A browser-safe token may revise only end-user events a browser token wrote for the
+        same user: never an annotator's, evaluator's or app's, nor a server-written one."""
+        return self.browser and self.source == Source.END_USER.value and self.user_id == user_id
 
 
 class StoreFeedback(WriteOp[list[Status]]):
-    """Store validated events of one project; answers each event's status, in order."""
+    """Store validated events of one project; answers each event's status, in order.
+
+    `pii` is the project's PII mode: free text is screened here, when the op is made, on the
+    caller's thread — a slow scan must never hold the single writer that every project shares
+    (callers on an event loop make the op in a worker thread). `browser` says a browser-safe
+    token sent the events, which limits what they may revise.
+    """
 
     def __init__(
         self,
@@ -93,14 +113,23 @@ class StoreFeedback(WriteOp[list[Status]]):
         events: Sequence[FeedbackEvent],
         received_at: datetime,
         actor: str | None,
+        *,
+        pii: PiiMode,
+        browser: bool = False,
+        budget: ScanBudget | None = None,
     ) -> None:
         self.project = project
         self.events = events
         self.received_at = received_at
         self.actor = actor
+        self.browser = browser
         # Rows are made here, on the caller's thread, so the single writer thread only links,
         # deduplicates and inserts them.
-        self.rows = [_row(project, event, received_at) for event in events]
+        self.rows = [_row(project, event, received_at, browser) for event in events]
+        shared = budget or ScanBudget()
+        for event, row in zip(events, self.rows, strict=True):
+            if (screened := screen(event, pii, shared)) is not None:
+                apply_screen(row, event, screened)
 
     def weight(self) -> int:
         return max(1, len(self.events))
@@ -127,7 +156,6 @@ class _Batch:
         self.project = project
         self.ops = ops
         self.to_insert: dict[str, dict[str, Any]] = {}
-        self.pii = pii_mode(connection, project)
         self.known = self._existing()
         self.targets = known_targets(
             connection,
@@ -144,10 +172,9 @@ class _Batch:
 
     def _existing(self) -> dict[str, _Known]:
         given = sorted({e.id for op in self.ops for e in op.events if e.id_was_given})
-        columns = ("id", "content_hash", "revision")
+        columns = ("id", "content_hash", "revision", "browser", "source", "user_id")
         rows = rows_in(self.connection, feedback, columns, self.project, "id", given)
-        known = {event_id: _Known(digest, revision) for event_id, digest, revision in rows}
-        return known
+        return {row[0]: _Known(row[1], row[2], bool(row[3]), row[4], row[5]) for row in rows}
 
     def store(self, results: dict[int, list[Status]]) -> None:
         for op in self.ops:
@@ -158,14 +185,14 @@ class _Batch:
 
     def _one(self, op: StoreFeedback, event: FeedbackEvent, row: dict[str, Any]) -> Status:
         prior = self.known.get(event.id)
+        if prior is not None and op.browser and not prior.revisable_by_browser(event.user_id):
+            return "refused"
         if prior is not None and prior.content_hash == event.content_hash:
             return "duplicate"
-        if (screened := screen(event, self.pii)) is not None:
-            apply_screen(row, event, screened)
         apply_link(row, self.targets.resolve(event.trace_id, event.span_id, event.conversation_id))
         if prior is None:
             self.to_insert[event.id] = row
-            self.known[event.id] = _Known(event.content_hash, 1)
+            self.known[event.id] = _known(event, 1, op.browser)
             return "created"
         if event.id in self.to_insert:
             self._flush()
@@ -175,7 +202,7 @@ class _Batch:
         rollup_writes.remove(self.connection, self.project, [event.id])
         update_row(self.connection, feedback, {"project": self.project, "id": event.id}, values)
         rollup_writes.add(self.connection, self.project, [event.id])
-        self.known[event.id] = _Known(event.content_hash, row["revision"])
+        self.known[event.id] = _known(event, row["revision"], op.browser)
         return "revised"
 
     def _flush(self) -> None:
@@ -183,6 +210,10 @@ class _Batch:
             insert_rows(self.connection, feedback, list(self.to_insert.values()), encoded=True)
             rollup_writes.add(self.connection, self.project, list(self.to_insert))
             self.to_insert.clear()
+
+
+def _known(event: FeedbackEvent, revision: int, browser: bool) -> _Known:
+    return _Known(event.content_hash, revision, browser, event.source.value, event.user_id)
 
 
 def current_row(connection: Connection, project: str, event_id: str) -> Any:

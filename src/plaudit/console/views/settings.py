@@ -181,4 +181,5 @@ async def pii_mode_form(request: Request[Any, Any, Any]) -> Response[str]:
         return await _render(request, "privacy", since, error="Choose redact, flag or off.")
     project = session.project
     await state.writer.write(Call(lambda c: set_pii_mode(c, project, mode)))
+    state.configs.clear()  # the write path reads the PII mode through this cache
     return await _render(request, "privacy", since, message=f"PII mode is now {mode.value}.")

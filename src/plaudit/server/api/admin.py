@@ -92,7 +92,9 @@ async def post_project(
         if pii is not None:
             set_pii_mode(connection, project.name, pii)
 
-    await state_of(request).writer.write(Call(create))
+    state = state_of(request)
+    await state.writer.write(Call(create))
+    state.configs.clear()  # the write path reads the PII mode through this cache
     return {"name": project.name} if pii is None else {"name": project.name, "pii": pii.value}
 
 
@@ -104,7 +106,9 @@ async def patch_project(request: Request[Any, Any, Any], name: FromPath[str]) ->
     if name != principal.project:
         raise Forbidden(f"this token administers project {principal.project!r}, not {name!r}")
     settings: ProjectSettings = await json_body(request, ProjectSettings)
-    await state_of(request).writer.write(Call(lambda c: set_pii_mode(c, name, settings.pii)))
+    state = state_of(request)
+    await state.writer.write(Call(lambda c: set_pii_mode(c, name, settings.pii)))
+    state.configs.clear()  # the write path reads the PII mode through this cache
     return {"name": name, "pii": settings.pii.value}
 
 

@@ -1,9 +1,8 @@
 """`/v1/feedback`: ingest (single, batch, beacon), list, read with history, delete."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-import anyio.to_thread
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -14,7 +13,7 @@ from plaudit.core.feedback import Source
 from plaudit.core.feedback_tokens import is_feedback_token
 from plaudit.core.ids import is_event_id
 from plaudit.core.validation import Issue
-from plaudit.errors import NotFound, Unavailable, ValidationFailed
+from plaudit.errors import Conflict, NotFound, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
 from plaudit.server.api.feedback_tokens import enforce_claims, feedback_token_principal
 from plaudit.server.api.query import export_format, listing, stream_feedback_export
@@ -27,12 +26,10 @@ from plaudit.store.event_search import events_page
 from plaudit.store.feedback import (
     DeleteFeedback,
     Status,
-    StoreFeedback,
     get_feedback,
     row_to_event,
 )
 from plaudit.store.schema import to_micros
-from plaudit.store.writer import WriterBusy
 
 
 def _project_of(principal: Principal) -> Any:
@@ -45,10 +42,12 @@ def _project_of(principal: Principal) -> Any:
     return pick
 
 
-async def _load_configs(state: ServerState, projects: set[str]) -> None:
-    stale = [p for p in projects if not state.configs.fresh(p)]
-    for project in stale:
-        await anyio.to_thread.run_sync(state.configs.load, project)
+async def _load_rules(state: ServerState, principal: Principal, items: list[Any]) -> None:
+    # A token may write to its own project only (others are refused item by item), so only the
+    # development mode's stand-in, which has no token, may make us look up the projects it names.
+    named = _named_projects(items) if principal.token_id is None else set()
+    for project in {principal.project} | named:
+        await state.project_rules(project)
 
 
 async def _store(
@@ -58,16 +57,11 @@ async def _store(
     for index, project, event in checked.events:
         by_project.setdefault(project, []).append((index, event))
     statuses: dict[int, Status] = {}
-    try:
-        for project, entries in by_project.items():
-            op = StoreFeedback(project, [e for _, e in entries], now, principal.token_id)
-            stored: list[Status] = await state.writer.write(op)
-            for (index, _), status in zip(entries, stored, strict=True):
-                statuses[index] = status
-    except WriterBusy as busy:
-        raise Unavailable(
-            f"the server is catching up ({busy}); retry shortly", retry_after=1
-        ) from None
+    for project, entries in by_project.items():
+        events = [event for _, event in entries]
+        stored = await state.store_feedback(project, events, now, principal)
+        for (index, _), status in zip(entries, stored, strict=True):
+            statuses[index] = status
     return statuses
 
 
@@ -94,7 +88,7 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
         principal = await authenticate(request, state, body.token)
     require(principal, Scope.FEEDBACK_WRITE)
     now = datetime.now(UTC)
-    await _load_configs(state, {principal.project} | _named_projects(body.items))
+    await _load_rules(state, principal, body.items)
     checked = check_items(
         body,
         raw,
@@ -106,6 +100,9 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
     if not body.batch and checked.rejected:
         raise ValidationFailed("the feedback event is invalid", issues=checked.rejected[0])
     statuses = await _store(state, checked, principal, now) if checked.events else {}
+    _refuse_foreign_revisions(checked, statuses, body.batch)
+    if not body.batch and checked.rejected:
+        raise Conflict(_NOT_YOURS, issues=checked.rejected[0])
     ids = {index: event.id for index, _, event in checked.events}
     results: list[dict[str, Any]] = []
     for index in range(len(body.items)):
@@ -119,6 +116,21 @@ async def post_feedback(request: Request[Any, Any, Any]) -> Response[bytes]:
             results.append({"id": ids[index], "status": statuses[index]})
             FEEDBACK_EVENTS.labels(statuses[index]).inc()
     return Response(msgspec.json.encode({"results": results}), media_type=JSON)
+
+
+_NOT_YOURS: Final = (
+    "an event with this id exists and was not sent by a browser token for the same user; "
+    "a browser token may revise only its own users' feedback: send a new id"
+)
+
+
+def _refuse_foreign_revisions(checked: Checked, statuses: dict[int, Status], batch: bool) -> None:
+    """Turn the store's `refused` into the item's rejection, pointing at its `id`."""
+    for index, status in list(statuses.items()):
+        if status == "refused":
+            pointer = f"/feedback/{index}/id" if batch else "/id"
+            checked.rejected[index] = [Issue(pointer, _NOT_YOURS)]
+            del statuses[index]
 
 
 def _named_projects(items: list[Any]) -> set[str]:

@@ -13,16 +13,14 @@ from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import FeedbackEvent, ShortText, Source, UserText
 from plaudit.core.ids import EVENT_ID_PATTERN, is_span_id, is_trace_id
 from plaudit.core.validation import Issue, validate_feedback
-from plaudit.errors import NotFound, PlauditError, Unavailable, ValidationFailed
+from plaudit.errors import NotFound, PlauditError, ValidationFailed
 from plaudit.ingest import otlp
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
 from plaudit.server.metrics import SPANS
 from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.enrichment import Enrich
-from plaudit.store.feedback import StoreFeedback
 from plaudit.store.spans import StoreSpans, get_trace
-from plaudit.store.writer import WriterBusy
 
 
 def _otlp_error(error: PlauditError | otlp.OtlpError, media: str) -> Response[bytes]:
@@ -80,15 +78,10 @@ async def _store_export(
 ) -> None:
     now = datetime.now(UTC)
     events = _evaluation_events(decoded.evaluations, now)
-    try:
-        if decoded.spans:
-            await state.writer.write(StoreSpans(principal.project, decoded.spans, now))
-        if events:
-            await state.writer.write(
-                StoreFeedback(principal.project, events, now, principal.token_id)
-            )
-    except WriterBusy as busy:
-        raise Unavailable(f"the server is catching up ({busy})", retry_after=1) from None
+    if decoded.spans:
+        await state.write(StoreSpans(principal.project, decoded.spans, now))
+    if events:
+        await state.store_feedback(principal.project, events, now, principal)
 
 
 def _evaluation_events(raw_events: list[dict[str, Any]], now: datetime) -> list[FeedbackEvent]:
@@ -143,6 +136,8 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
         require(principal, Scope.ADMIN)
     patch_in = await json_body(request, EnrichmentIn)
     event = _enrichment_event(target, target_id, patch_in, principal)
+    now = datetime.now(UTC)
+    record = await state.feedback_op(principal.project, [event], now, principal) if event else None
     op = Enrich(
         principal.project,
         target,
@@ -150,13 +145,9 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
         patch_in.attributes,
         patch_in.tags,
         patch_in.feedback,
-        event,
-        principal.token_id,
+        record,
     )
-    try:
-        result = await state.writer.write(op)
-    except WriterBusy:
-        raise Unavailable("the server is catching up; retry shortly", retry_after=1) from None
+    result = await state.write(op)
     return Response(msgspec.json.encode(result), media_type=JSON)
 
 
