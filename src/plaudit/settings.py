@@ -25,6 +25,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "json"
     access_log: bool = False
     demo: bool = False
+    # Seconds a request waits for its write to commit before answering 503 (retry).
+    write_timeout: float = 10.0
     # Browser tokens (pk_ and per-span pft_): requests per second sustained, and burst size,
     # per token and per client address; 0 turns a limit off.
     rate_limit_token_per_second: float = 1000.0
@@ -75,6 +77,8 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
         values["host"] = host
     if port := env.get("PLAUDIT_PORT"):
         values["port"] = int(port)
+    if timeout := env.get("PLAUDIT_WRITE_TIMEOUT"):
+        values["write_timeout"] = timeout
     for flag in ("dev", "access_log", "demo"):
         if (text := env.get(f"PLAUDIT_{flag.upper()}")) is not None:
             values[flag] = text.strip().lower() in _TRUE

@@ -61,8 +61,13 @@ def run(settings: Settings) -> None:
 
     from plaudit.server.app import create_app
     from plaudit.server.logs import configure
+    from plaudit.store.database import DatabaseInUse, ServerClaim
 
     configure(settings.log_level, settings.log_format)
+    try:
+        claim = ServerClaim(settings.database_url)  # before the demo load writes to the file
+    except DatabaseInUse as error:
+        raise fail(str(error)) from None
     if settings.demo:
         from plaudit.demo import load_demo
 
@@ -88,6 +93,7 @@ def run(settings: Settings) -> None:
         http="httptools",
         timeout_graceful_shutdown=10,
     )
+    claim.release()
 
 
 def serve(

@@ -32,12 +32,12 @@ from plaudit.server.problems import (
     handle_unexpected,
     problem_response,
 )
-from plaudit.server.state import ConfigCache, ServerState, TokenCache
+from plaudit.server.state import ConfigCache, ServerState, TokenCache, unavailable
 from plaudit.settings import Settings
-from plaudit.store.database import create_database_engine
+from plaudit.store.database import ServerClaim, create_database_engine
 from plaudit.store.migrate import upgrade
 from plaudit.store.spans import LinkAllPending
-from plaudit.store.writer import Writer
+from plaudit.store.writer import Writer, WriterUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -92,22 +92,33 @@ def database_unavailable(
     return problem_response(problem, request.url.path)
 
 
+def writer_unavailable(
+    request: Request[Any, Any, Any], error: WriterUnavailable
+) -> Response[bytes]:
+    """A full write queue or a missed write deadline is a 503 to retry, not a server bug."""
+    return problem_response(unavailable(error), request.url.path)
+
+
 def open_state(settings: Settings) -> ServerState:
-    """Migrate the database, start the writer, link feedback that waited across a restart."""
+    """Claim the database, migrate it, start the writer, link feedback that waited across a
+    restart. A SQLite file another server process serves is refused (`DatabaseInUse`)."""
+    claim = ServerClaim(settings.database_url)
     engine = create_database_engine(settings.database_url)
     upgrade(engine)
-    writer = Writer(engine)
+    writer = Writer(engine, deadline=settings.write_timeout)
     writer.start()
     linked = writer.write_sync(LinkAllPending())
     if linked:
         log.info("linked %d waiting feedback events to spans stored before this start", linked)
-    return ServerState(settings, engine, writer, TokenCache(engine), ConfigCache(engine))
+    return ServerState(settings, engine, writer, TokenCache(engine), ConfigCache(engine), claim)
 
 
 def close_state(state: ServerState) -> None:
     """Commit what is queued, then release the database."""
     state.writer.stop()
     state.engine.dispose()
+    if state.claim is not None:
+        state.claim.release()
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -138,6 +149,7 @@ def create_app(settings: Settings) -> Litestar:
             PlauditError: handle_plaudit_error,
             HTTPException: handle_http_exception,
             OperationalError: database_unavailable,
+            WriterUnavailable: writer_unavailable,
             Exception: handle_unexpected,
         },
         openapi_config=OpenAPIConfig(

@@ -3,16 +3,31 @@
 import logging
 import re
 import time
+import traceback
 from typing import Final
 
 import msgspec
 
-_SECRET: Final = re.compile(r"\b([ps]k_)[A-Za-z0-9_-]{8,}")
+# Browser (pk_) and secret (sk_) tokens, signing keys (psk_) and per-span tokens (pft_, which
+# hold dots between their parts).
+_SECRET: Final = re.compile(r"\b(psk_|pft_|[ps]k_)[A-Za-z0-9_.-]{8,}")
 
 
 def mask_secrets(text: str) -> str:
     """Replace anything shaped like a Plaudit token by its prefix and stars."""
     return _SECRET.sub(r"\1****", text)
+
+
+def database_error(error: BaseException) -> str:
+    """A database error for the log: its kind, the first line of the driver's message, and where
+    it was raised — never the statement's parameters or the server's DETAIL line, which hold the
+    feedback text being written."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).splitlines()
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "site-packages" not in frame.filename][-3:]
+    where = "".join(traceback.format_list(ours + frames[-1:])).rstrip()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}\n{where}"
 
 
 class JsonFormatter(logging.Formatter):

@@ -7,8 +7,10 @@ from typing import Any, Final
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
 
 from plaudit.errors import PlauditError
+from plaudit.server.logs import database_error
 
 PROBLEM_JSON: Final = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -112,7 +114,11 @@ def _framework_detail(error: HTTPException) -> str:
 
 def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     """Last resort: log the bug, answer a problem without internals."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if isinstance(error, DBAPIError):
+        where = (request.method, request.url.path, database_error(error))
+        log.error("database error on %s %s: %s", *where)
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {
         "type": "/problems/internal",
         "title": "Internal server error",

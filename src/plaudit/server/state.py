@@ -20,11 +20,12 @@ from plaudit.core.privacy import PiiMode, has_free_text
 from plaudit.errors import Unavailable
 from plaudit.server.rate_limits import Rate, RateLimits
 from plaudit.settings import Settings
+from plaudit.store.database import ServerClaim
 from plaudit.store.feedback import Status, StoreFeedback
 from plaudit.store.projects import pii_mode
 from plaudit.store.schema import feedback_configs, tokens
 from plaudit.store.tokens import principal_for
-from plaudit.store.writer import WriteOp, Writer, WriterBusy
+from plaudit.store.writer import WriteOp, Writer, WriterBusy, WriterUnavailable
 
 JSON: Final = "application/json"
 
@@ -153,6 +154,7 @@ class ServerState:
     writer: Writer
     tokens: TokenCache
     configs: ConfigCache
+    claim: ServerClaim | None = None
     started: float = field(default_factory=time.monotonic)
     rate_limits: RateLimits = field(init=False)
 
@@ -207,13 +209,18 @@ class ServerState:
         return await self.write(op)
 
     async def write(self, op: WriteOp[T]) -> T:
-        """`op` through the writer; a full queue is a 503 with `Retry-After`."""
+        """`op` through the writer; a full queue or a missed deadline is a 503 to retry."""
         try:
             return await self.writer.write(op)
-        except WriterBusy as busy:
-            raise Unavailable(
-                f"the server is catching up ({busy}); retry shortly", retry_after=1
-            ) from None
+        except WriterUnavailable as error:
+            raise unavailable(error) from None
+
+
+def unavailable(error: WriterUnavailable) -> Unavailable:
+    """The 503 problem for a write the writer could not take or finish."""
+    if isinstance(error, WriterBusy):
+        return Unavailable(f"the server is catching up ({error}); retry shortly", retry_after=1)
+    return Unavailable(f"the write was not stored: {error}; retry shortly", retry_after=5)
 
 
 def state_of(request: Request[Any, Any, Any]) -> ServerState:

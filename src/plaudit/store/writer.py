@@ -8,29 +8,57 @@ applied together (`apply_group`), which is how feedback from many requests becom
 insert.
 
 If a group fails, it is rolled back and each op is retried alone, so one bad op fails only its
-own caller.
+own caller — unless the database itself failed (gone, locked, full: an `OperationalError`), which
+no op can cure: then the whole group fails at once, the writer reports the fault (`failure`, read
+by `/readyz`) and probes the database every second until a write succeeds again.
+
+Callers wait at most `deadline` seconds; an op whose caller has given up is dropped unwritten if
+the writer has not started it. The writer thread is supervised: if it loses its connection, it
+fails what is queued and reconnects with a backoff.
 """
 
 import asyncio
 import logging
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Final, Generic, Self, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 MAX_GROUP_OPS: Final = 2_000
+DEADLINE_SECONDS: Final = 10.0
+PROBE_SECONDS: Final = 1.0
+# A write that changes nothing but still goes through the journal: it fails while the disk is
+# full or the file locked, as real writes do. alembic_version always holds exactly one row.
+_PROBE: Final = text("UPDATE alembic_version SET version_num = version_num")
 
 
-class WriterBusy(Exception):
-    """The write queue is full; the caller should retry later."""
+class WriterUnavailable(Exception):
+    """The writer cannot take or finish this write now; the caller should retry later."""
+
+
+class WriterBusy(WriterUnavailable):
+    """The write queue is full."""
+
+
+class WriteTimedOut(WriterUnavailable):
+    """The write was not committed within the writer's deadline (it will not be, either)."""
+
+
+def is_database_fault(error: BaseException) -> bool:
+    """Whether `error` is the database failing (unreachable, locked, full), not one op's data."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError)
 
 
 class WriteOp(ABC, Generic[T]):
@@ -72,15 +100,22 @@ _STOP: Final = object()
 class Writer:
     """The single writer of a database; see the module docstring."""
 
-    def __init__(self, engine: Engine, max_pending: int = 200_000) -> None:
+    def __init__(
+        self, engine: Engine, max_pending: int = 200_000, deadline: float = DEADLINE_SECONDS
+    ) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._max_pending = max_pending
+        self._deadline = deadline
         self._pending = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="plaudit-writer", daemon=True)
+        self._stopping = False
         self.commits = 0
         self.ops_committed = 0
+        self.failure: str | None = None
+        """Why the database refused the last write (e.g. `OperationalError: database is
+        locked`), until a write or a probe succeeds again; None while writes succeed."""
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -88,9 +123,15 @@ class Writer:
 
     def stop(self) -> None:
         """Finish what is queued, then stop the thread."""
+        self._stopping = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread is running."""
+        return self._thread.is_alive()
 
     @property
     def pending(self) -> int:
@@ -106,11 +147,19 @@ class Writer:
         self._queue.put(job)
 
     async def write(self, op: WriteOp[T]) -> T:
-        """Queue `op` and wait, without blocking the event loop, until it is committed."""
+        """Queue `op` and wait, without blocking the event loop, until it is committed.
+
+        Raises `WriteTimedOut` after the deadline: the op is then dropped unless the writer had
+        already started it (so a retry with the same ids is a duplicate at worst).
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._enqueue(_Job(op, future, loop))
-        return await future
+        try:
+            return await asyncio.wait_for(future, self._deadline)
+        except TimeoutError:
+            reason = self.failure or f"{self._pending} writes are queued"
+            raise WriteTimedOut(f"not committed within {self._deadline:g} s ({reason})") from None
 
     def write_sync(self, op: WriteOp[T]) -> T:
         """Queue `op` and block until it is committed (for the CLI and tests)."""
@@ -119,14 +168,45 @@ class Writer:
         return future.result()
 
     def _run(self) -> None:
-        # One long-lived connection: no pool checkout (or PostgreSQL pre-ping round trip) per
-        # commit. SQLAlchemy reconnects it on next use if the database drops it.
-        with self._engine.connect() as connection:
-            self._drain(connection)
+        backoff = 0.1
+        while True:
+            try:
+                # One long-lived connection: no pool checkout (or PostgreSQL pre-ping round
+                # trip) per commit. SQLAlchemy reconnects it on next use if the database drops it.
+                with self._engine.connect() as connection:
+                    self._drain(connection)
+                return
+            except Exception as error:  # supervised: whatever happened, fail fast and go on
+                self._note(error)
+                log.warning("the writer lost its database (%s); reconnecting", self.failure)
+                self._fail_queued(error)
+                if self._stopping:
+                    return
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _next(self, connection: Connection) -> "_Job | object":
+        """The next queued item; while the database is failing, probe it between items."""
+        while self.failure is not None:
+            try:
+                return self._queue.get(timeout=PROBE_SECONDS)
+            except queue.Empty:
+                self._probe(connection)
+        return self._queue.get()
+
+    def _probe(self, connection: Connection) -> None:
+        try:
+            with connection.begin():
+                connection.execute(_PROBE)
+        except Exception as error:
+            self._note(error)
+        else:
+            log.info("the database takes writes again")
+            self.failure = None
 
     def _drain(self, connection: Connection) -> None:
         while True:
-            first = self._queue.get()
+            first = self._next(connection)
             if first is _STOP:
                 return
             assert isinstance(first, _Job)
@@ -142,15 +222,47 @@ class Writer:
                     break
                 assert isinstance(item, _Job)
                 group.append(item)
-            self._commit(connection, group)
+            group = self._still_awaited(group)
+            if group:
+                self._commit(connection, group)
             if stop_after:
                 return
+
+    def _still_awaited(self, group: list[_Job]) -> list[_Job]:
+        """Drop the jobs whose caller gave up (its deadline passed) before they were started."""
+        given_up = [job for job in group if job.future.done()]
+        if not given_up:
+            return group
+        with self._lock:
+            self._pending -= sum(job.op.weight() for job in given_up)
+        return [job for job in group if not job.future.done()]
+
+    def _fail_queued(self, error: BaseException) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is _STOP:
+                self._stopping = True
+                continue
+            assert isinstance(item, _Job)
+            self._finish([item], None, error)
+
+    def _note(self, error: BaseException) -> None:
+        cause = getattr(error, "orig", None) or error
+        self.failure = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
 
     def _commit(self, connection: Connection, group: list[_Job]) -> None:
         try:
             with connection.begin():
                 results = _apply_all(connection, [job.op for job in group])
         except Exception as error:
+            if is_database_fault(error):
+                self._note(error)
+                log.warning("the database refused %d ops (%s)", len(group), self.failure)
+                self._finish(group, None, error)
+                return
             if len(group) == 1:
                 self._finish(group, None, error)
                 return
@@ -160,6 +272,7 @@ class Writer:
             return
         self.commits += 1
         self.ops_committed += len(group)
+        self.failure = None
         self._finish(group, results, None)
 
     def _finish(

@@ -1,0 +1,266 @@
+"""Database faults, for real: a locked or full SQLite file, PostgreSQL cut off or black-holed.
+
+While broken, writes answer 503 with `Retry-After` (within the write deadline) and `/readyz` says
+so; afterwards the server recovers by itself, and every event it acknowledged is stored.
+"""
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import IntegrityError
+
+from plaudit.server.logs import database_error, mask_secrets
+from plaudit.settings import Settings
+from plaudit.store.database import create_database_engine
+from plaudit.store.schema import feedback
+from tests.conftest import POSTGRES, free_port, make_tokens, start_server
+from tests.tcp_proxy import TcpProxy
+
+TRACE = "b7ad6b7169203331a0c5c1e6f0f0e4a1"
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    acknowledged: set[str] = field(default_factory=set)
+
+    def send(self, event_id: str) -> httpx.Response:
+        event = {"id": event_id, "name": "q", "trace_id": TRACE, "value": 1}
+        headers = {"authorization": f"Bearer {self.token}"}
+        answer = httpx.post(f"{self.url}/v1/feedback", json=event, headers=headers, timeout=30)
+        assert answer.status_code in (200, 503), answer.text  # never a 500
+        if answer.status_code == 200:
+            self.acknowledged.add(event_id)
+        else:
+            assert answer.headers["retry-after"].isdigit()
+            assert answer.headers["content-type"] == "application/problem+json"
+        return answer
+
+    def ready(self) -> httpx.Response:
+        return httpx.get(f"{self.url}/readyz", timeout=30)
+
+
+@contextmanager
+def serving(database_url: str, token_url: str | None = None, **settings: float) -> Iterator[Server]:
+    admin = make_tokens(token_url or database_url)[0]
+    port = free_port()
+    server, thread = start_server(Settings(database_url=database_url, port=port, **settings))
+    try:
+        yield Server(f"http://127.0.0.1:{port}", admin)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stored_ids(database_url: str) -> set[str]:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        found = set(connection.scalars(select(feedback.c.id)).all())
+    engine.dispose()
+    return found
+
+
+# --- SQLite -------------------------------------------------------------------------------------
+
+
+def test_a_locked_sqlite_file_is_a_503_then_heals(tmp_path: Path) -> None:
+    path = tmp_path / "plaudit.db"
+    url = f"sqlite:///{path}"
+    with serving(url, write_timeout=20) as server:
+        assert server.send("before").status_code == 200
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+        started = time.monotonic()
+        assert server.send("while-locked").status_code == 503
+        assert time.monotonic() - started < 9, "the group was retried op by op"
+        not_ready = server.ready()
+        assert not_ready.status_code == 503
+        assert not_ready.json()["writer"] == "failing: OperationalError"
+        locker.execute("ROLLBACK")
+        locker.close()
+        assert until(lambda: server.ready().status_code == 200, 5), server.ready().text
+        assert server.send("after").status_code == 200
+        assert server.send("while-locked").status_code == 200
+    assert server.acknowledged <= stored_ids(url)
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    # A real filesystem that fills up: these machines run the suite as root.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_full_disk_is_a_503_then_heals(tiny_filesystem: Path) -> None:
+    url = f"sqlite:///{tiny_filesystem / 'plaudit.db'}"
+    filler = tiny_filesystem / "filler"
+    with serving(url, write_timeout=20) as server:
+        assert server.send("before").status_code == 200
+        with filler.open("wb") as out:  # take every free byte
+            try:
+                while True:
+                    out.write(b"\0" * 65_536)
+                    out.flush()
+            except OSError:
+                pass
+        answers = [server.send(f"full-{i}").status_code for i in range(40)]
+        assert 503 in answers
+        assert until(lambda: server.ready().status_code == 503, 5)
+        filler.unlink()
+        assert until(lambda: server.ready().status_code == 200, 5), server.ready().text
+        assert server.send("after").status_code == 200
+    assert server.acknowledged <= stored_ids(url)
+
+
+def test_a_second_server_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    plaudit = [sys.executable, "-m", "plaudit", "serve", "--database-url", url, "--port"]
+    first = subprocess.Popen([*plaudit, str(free_port())], stderr=subprocess.PIPE)
+    try:
+        assert until(lambda: Path(f"{tmp_path / 'shared.db'}.serve-lock").exists(), 20)
+        second = subprocess.run(
+            [*plaudit, str(free_port())], capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode != 0
+        assert "another plaudit server" in second.stderr and str(first.pid) in second.stderr
+    finally:
+        first.kill()  # even kill -9 frees the file for the next server
+        first.wait()
+    port = free_port()
+    third = subprocess.Popen([*plaudit, str(port)], stderr=subprocess.DEVNULL)
+    try:
+        url_ok = f"http://127.0.0.1:{port}/healthz"
+        assert until(lambda: _answers(url_ok), 30), "a server could not follow a killed one"
+    finally:
+        third.terminate()
+        third.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def through(proxy: TcpProxy, database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(netloc=f"postgres@127.0.0.1:{proxy.port}"))
+
+
+@pytest.fixture
+def postgres_proxy() -> Iterator[TcpProxy]:
+    target = urlsplit(POSTGRES)
+    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+    yield proxy
+    proxy.close()
+
+
+@pytest.mark.postgres_only
+def test_postgres_cut_off_mid_load_is_a_503_then_heals(
+    database_url: str, postgres_proxy: TcpProxy, dialect: str
+) -> None:
+    proxied = through(postgres_proxy, database_url)
+    with serving(proxied, token_url=database_url, write_timeout=5) as server:
+        statuses: list[int] = []
+        stop = threading.Event()
+
+        def load() -> None:
+            n = 0
+            while not stop.is_set():
+                statuses.append(server.send(f"load-{n}").status_code)
+                n += 1
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        assert until(lambda: statuses.count(200) > 20, 10)
+        postgres_proxy.cut()
+        assert until(lambda: statuses[-3:] == [503] * 3, 15), statuses[-10:]
+        assert server.ready().status_code == 503
+        postgres_proxy.restore()
+        assert until(lambda: server.ready().status_code == 200, 15), server.ready().text
+        healed = len(statuses)
+        assert until(lambda: statuses[healed:].count(200) > 20, 15)
+        stop.set()
+        loader.join()
+    assert server.acknowledged <= stored_ids(database_url)
+
+
+@pytest.mark.postgres_only
+def test_a_black_holed_postgres_answers_within_the_deadline_then_heals(
+    database_url: str, postgres_proxy: TcpProxy, dialect: str
+) -> None:
+    proxied = through(postgres_proxy, database_url)
+    with serving(proxied, token_url=database_url, write_timeout=2) as server:
+        assert server.send("before").status_code == 200
+        postgres_proxy.black_hole()
+        started = time.monotonic()
+        assert server.send("into-the-void").status_code == 503
+        assert time.monotonic() - started < 4
+        started = time.monotonic()
+        assert server.ready().status_code == 503
+        assert time.monotonic() - started < 5
+        postgres_proxy.restore()
+        assert until(lambda: server.send("after").status_code == 200, 30)
+        assert until(lambda: server.ready().status_code == 200, 15)
+    assert server.acknowledged <= stored_ids(database_url)
+
+
+# --- what errors may say ------------------------------------------------------------------------
+
+
+def test_database_errors_reach_the_log_without_the_data_written(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    secret = "call me on +1 415 555 2671"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE IF NOT EXISTS t (v TEXT PRIMARY KEY)"))
+        with pytest.raises(IntegrityError) as raised, engine.begin() as connection:
+            for _ in range(2):
+                connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": secret})
+        logged = database_error(raised.value)
+        assert secret not in logged and "415" not in logged
+        assert logged.startswith(type(raised.value.orig).__name__)
+        assert "test_faults.py" in logged  # where it happened is kept
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["pk_0a1b2c3d4e5f_abcdefghijklmnop", "sk_0a1b2c3d4e5f_abcdefghijklmnop",
+     "psk_0a1b2c3d4e5f_abcdefghijklmnop", "pft_eyJwcm9qZWN0IjoiZCJ9.c2lnbmF0dXJlX2hlcmU"],
+)  # fmt: skip
+def test_every_kind_of_token_is_masked_in_logs(secret: str) -> None:
+    masked = mask_secrets(f"token {secret} refused")
+    assert secret not in masked and secret[4:12] not in masked
+    assert masked.startswith("token ") and masked.endswith("**** refused")
