@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo: bool = False
     # Seconds a request waits for its write to commit before answering 503 (retry).
     write_timeout: float = 10.0
+    # Server processes on this machine (PostgreSQL only; see docs/deploy.md).
+    workers: int = 1
     # Browser tokens (pk_ and per-span pft_): requests per second sustained, and burst size,
     # per token and per client address; 0 turns a limit off.
     rate_limit_token_per_second: float = 1000.0
@@ -48,8 +50,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         except ValueError:
             return False
 
+    @property
+    def on_sqlite(self) -> bool:
+        """Whether the database is a SQLite file."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0] == "sqlite"
+
     def problem(self) -> str | None:
         """Why these settings must not be used, or None."""
+        if self.workers < 1:
+            return "--workers must be 1 or more"
+        if self.workers > 1 and self.on_sqlite:
+            return (
+                "--workers needs PostgreSQL: a SQLite database is served by one process "
+                "(it is fast enough for one machine's ingest; see docs/deploy.md)"
+            )
         if self.dev and not self.loopback:
             return (
                 "--dev (no tokens) is only allowed on a loopback address such as 127.0.0.1; "
@@ -59,7 +73,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _TRUE: Final = {"1", "true", "yes", "on"}
-_RATE_FIELDS: Final = (
+_NUMBER_FIELDS: Final = (  # read as text, converted (and checked) by the Settings type
+    "write_timeout",
+    "workers",
     "rate_limit_token_per_second",
     "rate_limit_token_burst",
     "rate_limit_ip_per_second",
@@ -77,8 +93,6 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
         values["host"] = host
     if port := env.get("PLAUDIT_PORT"):
         values["port"] = int(port)
-    if timeout := env.get("PLAUDIT_WRITE_TIMEOUT"):
-        values["write_timeout"] = timeout
     for flag in ("dev", "access_log", "demo"):
         if (text := env.get(f"PLAUDIT_{flag.upper()}")) is not None:
             values[flag] = text.strip().lower() in _TRUE
@@ -91,8 +105,22 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
     for name in ("console_password", "console_secret"):
         if secret := env.get(f"PLAUDIT_{name.upper()}"):
             values[name] = secret
-    for name in _RATE_FIELDS:
+    for name in _NUMBER_FIELDS:
         if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
             values[name] = number
     values.update({k: v for k, v in overrides.items() if v is not None})
     return msgspec.convert(values, Settings, strict=False)
+
+
+_WORKER_SETTINGS: Final = "PLAUDIT_WORKER_SETTINGS"
+"""How `plaudit serve --workers N` hands its settings to the worker processes it starts."""
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Put `settings` where `from_worker_environment` finds them in worker processes."""
+    os.environ[_WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
+
+
+def from_worker_environment() -> Settings:
+    """The settings `export_for_workers` left in this worker's environment."""
+    return msgspec.json.decode(os.environ[_WORKER_SETTINGS], type=Settings)

@@ -14,9 +14,7 @@ from plaudit.settings import Settings
 from tests.conftest import LiveServer
 
 # The document the server publishes, made without serving: operations are known at collection.
-SCHEMA = schemathesis.openapi.from_dict(
-    complete(create_app(Settings()).openapi_schema.to_schema())
-)
+SCHEMA = schemathesis.openapi.from_dict(complete(create_app(Settings()).openapi_schema.to_schema()))
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
 
 
@@ -26,7 +24,9 @@ def test_no_server_error_and_no_answer_off_the_schema(label: str, live_server: L
     headers = {"authorization": f"Bearer {live_server.admin_token}"}
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     def answers_within_the_schema(case: Any) -> None:
         case.call_and_validate(
             base_url=live_server.url,

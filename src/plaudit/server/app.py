@@ -121,6 +121,17 @@ def close_state(state: ServerState) -> None:
         state.claim.release()
 
 
+def worker_app() -> Litestar:
+    """The app of one worker process of `plaudit serve --workers N` (a uvicorn factory)."""
+    from plaudit.server.logs import configure
+    from plaudit.settings import from_worker_environment
+
+    settings = from_worker_environment()
+    # A new process: it needs its own log handler.
+    configure(settings.log_level, settings.log_format, settings.access_log)
+    return create_app(settings)
+
+
 def create_app(settings: Settings) -> Litestar:
     """The Plaudit server for `settings`."""
     state_box: dict[str, ServerState] = {}
