@@ -12,6 +12,7 @@ MAX_OTLP_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_ID_CHARS: Final = 64
 MAX_NAME_CHARS: Final = 128
 MAX_CONVERSATION_ID_CHARS: Final = 256
+MAX_RESPONSE_ID_CHARS: Final = 256
 MAX_USER_ID_CHARS: Final = 256
 MAX_TEXT_BYTES: Final = 16 * 1024
 MAX_METADATA_BYTES: Final = 32 * 1024
@@ -30,6 +31,7 @@ LIMITS: Final[dict[str, int]] = {
     "id_chars": MAX_ID_CHARS,
     "name_chars": MAX_NAME_CHARS,
     "conversation_id_chars": MAX_CONVERSATION_ID_CHARS,
+    "response_id_chars": MAX_RESPONSE_ID_CHARS,
     "user_id_chars": MAX_USER_ID_CHARS,
     "text_bytes": MAX_TEXT_BYTES,
     "metadata_bytes": MAX_METADATA_BYTES,

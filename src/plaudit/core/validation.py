@@ -78,6 +78,7 @@ _LIMIT_BY_FIELD: Final = {
     "scores": "scores",
     "id": "id_chars",
     "conversation_id": "conversation_id_chars",
+    "response_id": "response_id_chars",
     "user_id": "user_id_chars",
     "comment": "text_bytes",
 }
@@ -217,8 +218,11 @@ def _target(item: FeedbackIn, check: _Checker) -> tuple[str | None, str | None]:
             check.add("traceparent", "names a different trace or span than trace_id/span_id")
         else:
             trace_id, span_id = parsed
-    if trace_id is None and span_id is None and item.conversation_id is None:
-        check.add("", "needs a target: trace_id, span_id, traceparent or conversation_id")
+    named = (trace_id, span_id, item.conversation_id, item.response_id)
+    if all(target is None for target in named):
+        check.add(
+            "", "needs a target: trace_id, span_id, traceparent, conversation_id or response_id"
+        )
     return trace_id, span_id
 
 
@@ -384,6 +388,8 @@ def validate_feedback(
         "tags": tags,
         "timestamp": item.timestamp,
     }
+    if item.response_id is not None:  # absent from the hash when absent: older ids keep theirs
+        content["response_id"] = item.response_id
     return FeedbackEvent(
         id=item.id or uuid7(),
         id_was_given=item.id is not None,

@@ -149,6 +149,8 @@ feedback = Table(
     Column("revision", Integer, nullable=False),
     # Written by a browser-safe token (migration 0007): only such events may a browser revise.
     Column("browser", Boolean, nullable=False, server_default=false()),
+    Column("response_id", String(256)),  # a target: the span with this gen_ai.response.id (0010)
+    Index(None, "project", "response_id"),
     Index(None, "project", "timestamp", "capability", "kind", "value_num"),
     Index(None, "project", "trace_id"),
     Index(None, "project", "span_id"),
@@ -200,6 +202,9 @@ spans = Table(
     Column("received_at", UtcMicros(), nullable=False),
     Index(None, "project", "span_id"),
     Index(None, "project", "conversation_id"),
+    # The provider's response id (`gen_ai.response.id`), which feedback may target (0010).
+    Column("response_id", String(256)),
+    Index(None, "project", "response_id"),
 )
 
 # Enrichment (PATCH) is kept apart from what OTLP sent, so a re-exported span never erases it and a

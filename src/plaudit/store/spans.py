@@ -50,6 +50,7 @@ class StoreSpans(WriteOp[int]):
                 row = {column: getattr(record, column) for column in _SPAN_COLUMNS}
                 row["project"] = op.project
                 row["received_at"] = received
+                row["response_id"] = response_id(record.attributes)
                 rows[(op.project, record.trace_id, record.span_id)] = row
         if rows:
             insert_rows(connection, spans, list(rows.values()), ("project", "trace_id", "span_id"))
@@ -60,6 +61,15 @@ class StoreSpans(WriteOp[int]):
         return [len(op.records) for op in ops]
 
 
+RESPONSE_ID_ATTRIBUTE = "gen_ai.response.id"
+
+
+def response_id(attributes: dict[str, Any]) -> str | None:
+    """The provider's response id a span carries, which feedback may name as its target."""
+    value = attributes.get(RESPONSE_ID_ATTRIBUTE)
+    return value[:256] if isinstance(value, str) and value else None
+
+
 def _pending(
     connection: Connection, project: str, column: Any, values: Iterable[str], *extra: Any
 ) -> list[Any]:
@@ -67,7 +77,7 @@ def _pending(
     items = sorted(set(values))
     for start in range(0, len(items), CHUNK):
         query = select(
-            feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.conversation_id
+            feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.response_id
         ).where(
             feedback.c.project == project,
             feedback.c.link_status == LinkStatus.PENDING.value,
@@ -87,7 +97,17 @@ def link_waiting_feedback(
         by_span.setdefault(row["span_id"], []).append(row)
     traces = {row["trace_id"] for row in span_rows}
     conversations = {row["conversation_id"] for row in span_rows if row["conversation_id"]}
+    responses = {row["response_id"]: row for row in span_rows if row.get("response_id")}
     changes = []
+    for event_id, _, _, response in _pending(
+        connection, project, feedback.c.response_id, responses, feedback.c.span_id.is_(None)
+    ):
+        span = responses[response]
+        changes.append(
+            _link_change(
+                event_id, span["trace_id"], span["capability"], span["step"], span["span_id"]
+            )
+        )
     for event_id, trace_id, span_id, _ in _pending(
         connection, project, feedback.c.span_id, by_span
     ):
@@ -98,7 +118,12 @@ def link_waiting_feedback(
                 )
                 break
     for event_id, *_ in _pending(
-        connection, project, feedback.c.trace_id, traces, feedback.c.span_id.is_(None)
+        connection,
+        project,
+        feedback.c.trace_id,
+        traces,
+        feedback.c.span_id.is_(None),
+        feedback.c.response_id.is_(None),  # its span decides, not any span of its trace
     ):
         changes.append(_link_change(event_id, None, None, None))
     for event_id, *_ in _pending(
@@ -108,6 +133,7 @@ def link_waiting_feedback(
         conversations,
         feedback.c.span_id.is_(None),
         feedback.c.trace_id.is_(None),
+        feedback.c.response_id.is_(None),
     ):
         changes.append(_link_change(event_id, None, None, None))
     if changes:
@@ -117,6 +143,7 @@ def link_waiting_feedback(
             .values(
                 link_status=LinkStatus.LINKED.value,
                 trace_id=func.coalesce(feedback.c.trace_id, bindparam("span_trace")),
+                span_id=func.coalesce(feedback.c.span_id, bindparam("span_span")),
                 capability=func.coalesce(feedback.c.capability, bindparam("span_capability")),
                 step=func.coalesce(feedback.c.step, bindparam("span_step")),
             )
@@ -129,10 +156,15 @@ def link_waiting_feedback(
 
 
 def _link_change(
-    event_id: str, trace_id: str | None, capability: str | None, step: str | None
+    event_id: str,
+    trace_id: str | None,
+    capability: str | None,
+    step: str | None,
+    span_id: str | None = None,
 ) -> dict[str, Any]:
     return {
         "event_id": event_id,
+        "span_span": span_id,
         "span_trace": trace_id,
         "span_capability": capability,
         "span_step": step,
