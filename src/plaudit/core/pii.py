@@ -21,6 +21,9 @@ digits and spaces longer than 40 characters as phone numbers (lists, tables), nu
 after `#` as phone numbers (`order #2356858515`), and secrets with neither a known prefix nor a
 `password=`-style label.
 
+A password inside a URL (`https://bob:s3cret@example.com`) is reported as part of the email
+address it also looks like, `s3cret@example.com`, so it is redacted, but as an email address.
+
 Speed: each detector runs only when the text could hold its kind (enough digits, an `@`, a key
 prefix), so prose without digits is scanned in a few microseconds; libphonenumber, the slow part,
 reads only short windows around runs of seven or more digits. Its work is bounded by a
