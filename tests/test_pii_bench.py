@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.pii_corpus import DECOY_MAKERS, build_corpus
+from bench.pii_corpus import build_corpus
+from bench.pii_values import DECOY_MAKERS
 
 from plaudit.core.pii import PiiType, iban_valid, luhn_valid
 
