@@ -14,7 +14,7 @@ SEMCONV = {
             "parts": [{"type": "text", "content": "It ships today."}],
             "finish_reason": "stop",
         }
-    ],  # fmt: skip
+    ],
     "gen_ai.request.model": "gpt-x",
 }
 OPENINFERENCE = {  # as openinference-instrumentation-openai flattens them
