@@ -132,3 +132,71 @@ def _values(attributes: Mapping[str, Any]) -> SpanMessages:
         [] if outputs is None else [text_message("assistant", str(outputs))],
         frozenset({"input.value", "output.value"} & set(attributes)),
     )
+
+
+# --- GenAI events (log records) ----------------------------------------------------------------
+
+_ROLE_OF_EVENT: Final = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+CHOICE_EVENT: Final = "gen_ai.choice"
+DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"
+GENAI_EVENTS: Final = frozenset({*_ROLE_OF_EVENT, CHOICE_EVENT, DETAILS_EVENT})
+
+
+def event_messages(
+    name: str, body: Any, attributes: Mapping[str, Any]
+) -> tuple[list[Message], list[Message]] | None:
+    """The (input, output) messages a GenAI event carries, or None if it is not one.
+
+    Instrumentations emit one event per message (`gen_ai.user.message`, …, and `gen_ai.choice`
+    per answer, whose body holds `message` and `finish_reason`), or one
+    `gen_ai.client.inference.operation.details` event with the newer message attributes.
+    """
+    if name == DETAILS_EVENT:
+        return (
+            _semconv(attributes.get(INPUT_MESSAGES)),
+            _semconv(attributes.get(OUTPUT_MESSAGES)),
+        )
+    fields = body if isinstance(body, dict) else {"content": body}
+    if name in _ROLE_OF_EVENT:
+        role = str(fields.get("role") or _ROLE_OF_EVENT[name])
+        return [_from_fields(role, fields)], []
+    if name == CHOICE_EVENT:
+        inner = fields.get("message")
+        message = _from_fields("assistant", inner if isinstance(inner, dict) else {})
+        if "finish_reason" in fields:
+            message["finish_reason"] = fields["finish_reason"]
+        return [], [message]
+    return None
+
+
+def _from_fields(role: str, fields: Mapping[str, Any]) -> Message:
+    content = fields.get("content")
+    message = text_message(str(fields.get("role") or role), "" if content is None else str(content))
+    if content is None:
+        message["parts"] = []  # content capture was off in the app: the message is still there
+    if tool_calls := fields.get("tool_calls"):
+        message["parts"] += [
+            {"type": "tool_call", **call} for call in tool_calls if isinstance(call, dict)
+        ]
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedMessage:
+    """One message of a span, from one log record."""
+
+    trace_id: str
+    span_id: str
+    record: str
+    """A digest of the record, so a re-sent record is stored once."""
+    time_unix_nano: int
+    position: int
+    """The message's place among those of its record (a details event holds several)."""
+    side: str
+    """`input` or `output`."""
+    message: Message

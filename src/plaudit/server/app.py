@@ -50,6 +50,7 @@ ROUTES = [
     query.post_query,
     query.search_traces_route,
     traces.post_traces,
+    traces.post_logs,
     traces.get_trace_tree,
     traces.patch_trace,
     traces.patch_span,

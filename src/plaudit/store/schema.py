@@ -209,6 +209,21 @@ spans = Table(
 
 # Enrichment (PATCH) is kept apart from what OTLP sent, so a re-exported span never erases it and a
 # PATCH may come before its span; readers merge the two.
+span_messages = Table(
+    "span_messages",
+    metadata,
+    # A span's input and output messages sent as GenAI events in OTLP logs (migration 0011).
+    Column("project", String(128), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("record", String(32), primary_key=True),  # digest of the log record
+    Column("position", Integer, primary_key=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("time_unix_nano", BigInteger, nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("message", Json, nullable=False),
+    Index(None, "project", "trace_id"),
+)
+
 span_enrichments = Table(
     "span_enrichments",
     metadata,

@@ -18,6 +18,7 @@ from plaudit.store.schema import (
     to_micros,
     trace_enrichments,
 )
+from plaudit.store.span_messages import add_logged_messages
 from plaudit.store.writer import WriteOp
 
 _SPAN_COLUMNS = (
@@ -249,7 +250,9 @@ def get_trace(connection: Connection, project: str, trace_id: str) -> dict[str, 
         .mappings()
         .first()
     )
-    return _tree(trace_id, rows, events, enrichments, trace_extra)
+    tree = _tree(trace_id, rows, events, enrichments, trace_extra)
+    add_logged_messages(connection, project, trace_id, tree["spans"])
+    return tree
 
 
 def _span_json(row: Any, enrichment: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`/v1/traces`: the OTLP/HTTP receiver, the trace tree, and enrichment of traces and spans."""
+"""`/v1/traces` and `/v1/logs`: the OTLP/HTTP receivers, the trace tree, and enrichment."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -15,11 +15,13 @@ from plaudit.core.ids import EVENT_ID_PATTERN, is_span_id, is_trace_id
 from plaudit.core.validation import Issue, validate_feedback
 from plaudit.errors import NotFound, PlauditError, ValidationFailed
 from plaudit.ingest import otlp
+from plaudit.ingest.otlp_logs import decode_logs, encode_logs_success
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
-from plaudit.server.metrics import SPANS
+from plaudit.server.metrics import LOG_RECORDS, SPANS
 from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.enrichment import Enrich
+from plaudit.store.span_messages import StoreSpanMessages
 from plaudit.store.spans import StoreSpans, get_trace
 
 
@@ -71,6 +73,45 @@ async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
     SPANS.labels("stored").inc(len(decoded.spans))
     SPANS.labels("rejected").inc(decoded.rejected_spans)
     return Response(otlp.encode_success(decoded, media), media_type=media)
+
+
+@post(
+    "/v1/logs",
+    summary="OTLP/HTTP logs receiver: GenAI events become their span's messages",
+    tags=["traces"],
+    status_code=200,
+    request_max_body_size=limits.MAX_OTLP_BODY_BYTES,
+)
+async def post_logs(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Log records that are GenAI events (`gen_ai.user.message`, `gen_ai.choice`, …) are kept
+    as the input and output messages of the span they name; other records are not stored.
+
+    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires.
+    """
+    state = state_of(request)
+    try:
+        media = otlp.media_type(request.headers.get("content-type"))
+    except otlp.OtlpError as error:
+        return _otlp_error(error, otlp.PROTOBUF)
+    try:
+        principal = await authenticate(request, state)
+        require(principal, Scope.TRACES_WRITE)
+        decoded = await anyio.to_thread.run_sync(
+            decode_logs,
+            await request.body(),
+            request.headers.get("content-type"),
+            request.headers.get("content-encoding"),
+            limits.MAX_OTLP_BODY_BYTES,
+        )
+        if decoded.messages:
+            await state.write(StoreSpanMessages(principal.project, decoded.messages))
+    except (PlauditError, otlp.OtlpError) as error:
+        return _otlp_error(error, media)
+    records = len({(m.span_id, m.record) for m in decoded.messages})
+    LOG_RECORDS.labels("stored").inc(records)
+    LOG_RECORDS.labels("ignored").inc(decoded.ignored)
+    LOG_RECORDS.labels("rejected").inc(decoded.rejected)
+    return Response(encode_logs_success(decoded, media), media_type=media)
 
 
 async def _store_export(
