@@ -5,6 +5,7 @@ from typing import Any
 from litestar import Request
 
 from plaudit.console import session as sessions
+from plaudit.console.forms import FormFields, read_form
 from plaudit.console.pages import Chrome
 from plaudit.server.state import ServerState, state_of
 
@@ -20,18 +21,13 @@ def chrome(session: sessions.Session, title: str, nav: str) -> Chrome:
     return Chrome(title=title, nav=nav, csrf=session.csrf, project=session.project)
 
 
-async def form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """A posted form as text fields (the last value of a repeated field wins)."""
-    data = await request.form()
-    return {key: str(value) for key, value in data.items()}
-
-
 async def checked_form(
     request: Request[Any, Any, Any],
-) -> tuple[ServerState, sessions.Session, dict[str, str]]:
-    """A state-changing request: signed in, its form, and the CSRF token checked."""
+) -> tuple[ServerState, sessions.Session, FormFields]:
+    """A state-changing request: signed in (checked before the body is read), its bounded form,
+    and the CSRF token checked."""
     state, session = signed_in(request)
-    fields = await form(request)
+    fields = await read_form(request)
     sessions.check_csrf(session.csrf, fields, request)
     return state, session, fields
 

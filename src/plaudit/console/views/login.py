@@ -9,9 +9,10 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect
 
 from plaudit.console import session as sessions
+from plaudit.console.forms import read_form
 from plaudit.console.pages import Chrome, LoginPage
 from plaudit.console.render import html, started
-from plaudit.console.views.common import checked_form, form
+from plaudit.console.views.common import checked_form
 from plaudit.core.access import Scope, looks_like_token
 from plaudit.server.state import ServerState, state_of
 from plaudit.settings import Settings
@@ -65,10 +66,11 @@ async def _project_for(state: ServerState, secret: str) -> str | None:
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     """Check the form's CSRF token and the secret, then set the session cookie."""
     state = state_of(request)
-    fields = await form(request)
+    # Without the sign-in page's nonce the form cannot be valid: refuse before reading a byte.
     nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
     if not nonce:
         raise sessions.CsrfRefused
+    fields = await read_form(request)
     sessions.check_csrf(sessions.login_csrf(state.settings, nonce), fields, request)
     next_ = sessions.safe_next(fields.get("next"))
     project = await _project_for(state, fields.get("secret", "").strip())

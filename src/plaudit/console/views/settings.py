@@ -100,8 +100,7 @@ async def create_token_form(request: Request[Any, Any, Any]) -> Response[str]:
     """Create a token and show its secret in this answer only."""
     since = started()
     state, session, fields = await checked_form(request)
-    form = await request.form()
-    scopes = frozenset(Scope(s) for s in form.getall("scope", []) if s in SCOPES)
+    scopes = frozenset(Scope(s) for s in fields.getall("scope") if s in SCOPES)
     if not scopes:
         return await _render(request, "tokens", since, error="Choose a scope.")
     name = fields.get("name", "")[:256]
