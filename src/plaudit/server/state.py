@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from plaudit.core.access import Principal, hash_token
 from plaudit.core.configs import FeedbackConfig
 from plaudit.server.rate_limits import Rate, RateLimits
+from plaudit.server.session_cache import SessionCache
 from plaudit.settings import Settings
 from plaudit.store.schema import feedback_configs, tokens
 from plaudit.store.tokens import principal_for
@@ -123,6 +124,7 @@ class ServerState:
     tokens: TokenCache
     configs: ConfigCache
     started: float = field(default_factory=time.monotonic)
+    console_sessions: SessionCache = field(default_factory=SessionCache)
     rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:

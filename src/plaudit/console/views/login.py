@@ -1,6 +1,8 @@
 """`/login` and `/logout`: an admin token or the console password opens a session."""
 
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
@@ -16,6 +18,8 @@ from plaudit.console.views.common import checked_form
 from plaudit.core.access import Scope, looks_like_token
 from plaudit.server.state import ServerState, state_of
 from plaudit.settings import Settings
+from plaudit.store.console_sessions import end_session, start_session
+from plaudit.store.writer import Call
 
 
 def _cookie(request: Request[Any, Any, Any], name: str, value: str, max_age: int) -> Cookie:
@@ -52,14 +56,32 @@ async def login_form(request: Request[Any, Any, Any]) -> Response[str]:
     return _login_page(request, settings, nonce, next_, "")
 
 
-async def _project_for(state: ServerState, secret: str) -> str | None:
-    """The project an admin token or the password signs in to, or None."""
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Who a secret signs in as: a project, and the admin token used (None: the password)."""
+
+    project: str
+    token_id: str | None
+
+
+async def _sign_in_for(state: ServerState, secret: str) -> SignIn | None:
+    """Whom an admin token or the password signs in as, or None."""
     if looks_like_token(secret):
         principal = await anyio.to_thread.run_sync(state.tokens.lookup, secret)
         if principal is not None and principal.allows(Scope.ADMIN):
-            return principal.project
+            return SignIn(principal.project, principal.token_id)
         return None
-    return "default" if sessions.check_password(state.settings, secret) else None
+    return SignIn("default", None) if sessions.check_password(state.settings, secret) else None
+
+
+async def _start(state: ServerState, sign_in: SignIn) -> sessions.NewSession:
+    """A new session, recorded (through the writer) so it can be ended before it expires."""
+    new = sessions.new_cookie(state.settings, sign_in.project, by_password=sign_in.token_id is None)
+    expires = datetime.fromtimestamp(new.expires, UTC)
+    await state.writer.write(
+        Call(lambda c: start_session(c, new.sid, sign_in.project, sign_in.token_id, expires))
+    )
+    return new
 
 
 @post("/login", include_in_schema=False, status_code=303)
@@ -73,17 +95,20 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     fields = await read_form(request)
     sessions.check_csrf(sessions.login_csrf(state.settings, nonce), fields, request)
     next_ = sessions.safe_next(fields.get("next"))
-    project = await _project_for(state, fields.get("secret", "").strip())
-    if project is None:
+    sign_in = await _sign_in_for(state, fields.get("secret", "").strip())
+    if sign_in is None:
         return _login_page(request, state.settings, nonce, next_, "Wrong token or password.")
-    value = sessions.new_cookie(state.settings, project)
-    cookie = _cookie(request, sessions.SESSION_COOKIE, value, sessions.SESSION_SECONDS)
+    new = await _start(state, sign_in)
+    cookie = _cookie(request, sessions.SESSION_COOKIE, new.cookie, sessions.SESSION_SECONDS)
     return Redirect(next_, status_code=303, cookies=[cookie])
 
 
 @post("/logout", include_in_schema=False, status_code=303)
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Drop the session cookie."""
-    await checked_form(request)
+    """End the session on the server (a copy of the cookie no longer works), drop the cookie."""
+    state, session, _ = await checked_form(request)
+    if session.sid != sessions.DEV_SID:
+        await state.writer.write(Call(lambda c: end_session(c, session.sid)))
+        state.console_sessions.forget(session.sid)
     cookie = _cookie(request, sessions.SESSION_COOKIE, "", 0)
     return Redirect("/login", status_code=303, cookies=[cookie])

@@ -124,6 +124,7 @@ async def revoke_token_form(
     project = session.project
     done = await state.writer.write(Call(lambda c: revoke_token(c, token_id, project)))
     state.tokens.clear()
+    state.console_sessions.clear()  # console sessions signed in with it end at once too
     if not done:
         return await _render(request, "tokens", since, error="No such live token.")
     return await _render(request, "tokens", since, message="Token revoked.")
