@@ -3,7 +3,7 @@
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 from litestar import Request, Response, get, post
@@ -14,12 +14,15 @@ from plaudit.console import session as sessions
 from plaudit.console.forms import read_form
 from plaudit.console.pages import Chrome, LoginPage
 from plaudit.console.render import html, started
+from plaudit.console.throttle import SignInThrottle, account_key, address_key
 from plaudit.console.views.common import checked_form
 from plaudit.core.access import Scope, looks_like_token
 from plaudit.server.state import ServerState, state_of
 from plaudit.settings import Settings
 from plaudit.store.console_sessions import end_session, start_session
 from plaudit.store.writer import Call
+
+THROTTLE_STATE: Final = "plaudit_sign_in_throttle"
 
 
 def _cookie(request: Request[Any, Any, Any], name: str, value: str, max_age: int) -> Cookie:
@@ -31,7 +34,12 @@ def _cookie(request: Request[Any, Any, Any], name: str, value: str, max_age: int
 
 
 def _login_page(
-    request: Request[Any, Any, Any], settings: Settings, nonce: str, next_: str, error: str
+    request: Request[Any, Any, Any],
+    settings: Settings,
+    nonce: str,
+    next_: str,
+    error: str,
+    status: int = 401,
 ) -> Response[str]:
     context = LoginPage(
         next=next_,
@@ -42,7 +50,7 @@ def _login_page(
     chrome = Chrome(title="Sign in", nav="login", signed_in=False)
     cookie = _cookie(request, sessions.LOGIN_COOKIE, nonce, 3600)
     return html(
-        "login.html", started(), status=401 if error else 200, cookies=[cookie],
+        "login.html", started(), status=status if error else 200, cookies=[cookie],
         chrome=chrome, page=context,
     )  # fmt: skip
 
@@ -84,20 +92,53 @@ async def _start(state: ServerState, sign_in: SignIn) -> sessions.NewSession:
     return new
 
 
+def _throttle(request: Request[Any, Any, Any]) -> SignInThrottle:
+    """This app's sign-in throttle (one per process, made on first use)."""
+    app_state = request.app.state
+    if THROTTLE_STATE not in app_state:
+        app_state[THROTTLE_STATE] = SignInThrottle()
+    throttle: SignInThrottle = app_state[THROTTLE_STATE]
+    return throttle
+
+
+def _throttled(
+    request: Request[Any, Any, Any], settings: Settings, nonce: str, next_: str, seconds: int
+) -> Response[str]:
+    """429: the sign-in page saying when to try again, with Retry-After."""
+    error = f"Too many failed sign-ins. Try again in {seconds} seconds."
+    response = _login_page(request, settings, nonce, next_, error, status=429)
+    response.headers["retry-after"] = str(seconds)
+    return response
+
+
 @post("/login", include_in_schema=False, status_code=303)
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Check the form's CSRF token and the secret, then set the session cookie."""
+    """Check the form's CSRF token and the secret, then set the session cookie.
+
+    Failed attempts are throttled per client address and per account (see `throttle.py`); a
+    blocked address is refused before its body is read.
+    """
     state = state_of(request)
     # Without the sign-in page's nonce the form cannot be valid: refuse before reading a byte.
     nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
     if not nonce:
         raise sessions.CsrfRefused
+    throttle = _throttle(request)
+    address = address_key(request.client.host if request.client else None)
+    if wait := throttle.retry_after([address]):
+        return _throttled(request, state.settings, nonce, "/", wait)
     fields = await read_form(request)
     sessions.check_csrf(sessions.login_csrf(state.settings, nonce), fields, request)
     next_ = sessions.safe_next(fields.get("next"))
-    sign_in = await _sign_in_for(state, fields.get("secret", "").strip())
+    secret = fields.get("secret", "").strip()
+    account = account_key(secret)
+    if wait := throttle.retry_after([address, account]):
+        return _throttled(request, state.settings, nonce, next_, wait)
+    sign_in = await _sign_in_for(state, secret)
     if sign_in is None:
+        throttle.failed([address, account])
         return _login_page(request, state.settings, nonce, next_, "Wrong token or password.")
+    throttle.succeeded(account)
     new = await _start(state, sign_in)
     cookie = _cookie(request, sessions.SESSION_COOKIE, new.cookie, sessions.SESSION_SECONDS)
     return Redirect(next_, status_code=303, cookies=[cookie])
