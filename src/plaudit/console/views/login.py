@@ -134,6 +134,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     account = account_key(secret)
     if wait := throttle.retry_after([address, account]):
         return _throttled(request, state.settings, nonce, next_, wait)
+    # A password guess is checked without yielding to the event loop, so parallel guesses cannot
+    # all pass `retry_after` before the first failure is counted. (Token guesses wait for a
+    # lookup, but a token's 192 random bits are not guessable anyway.)
     sign_in = await _sign_in_for(state, secret)
     if sign_in is None:
         throttle.failed([address, account])
