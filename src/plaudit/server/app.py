@@ -8,13 +8,13 @@ from typing import Any
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
 from plaudit.console import console_routes
+from plaudit.console.api_docs import ApiDocsPlugin
 from plaudit.errors import PlauditError, Unavailable
 from plaudit.server.api import (
     admin,
@@ -169,7 +169,7 @@ def create_app(settings: Settings) -> Litestar:
             version=__version__,
             description="End-user feedback on AI responses, linked to OpenTelemetry traces.",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ApiDocsPlugin()],  # rendered here: no script from a CDN
         ),
         request_max_body_size=64 * 1024 * 1024,
         debug=False,

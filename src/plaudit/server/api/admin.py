@@ -153,6 +153,7 @@ async def delete_token(request: Request[Any, Any, Any], token_id: FromPath[str])
     if not await state.writer.write(Call(lambda c: revoke_token(c, token_id, principal.project))):
         raise NotFound(f"no live token {token_id!r} in project {principal.project!r}")
     state.tokens.clear()
+    state.console_sessions.clear()  # console sessions signed in with it end at once too
 
 
 @get("/v1/feedback-configs", summary="List feedback configs", tags=["admin"])
