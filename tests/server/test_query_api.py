@@ -158,7 +158,7 @@ def test_streaming_export(client: httpx.Client, loaded: None) -> None:
     ]
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
 
 def test_csv_export_neutralises_formulas(client: httpx.Client) -> None:
