@@ -604,6 +604,20 @@ def test_bad_list_parameters_name_the_parameter(
     problem(api.get("/v1/feedback", params=params), status, pointer)
 
 
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [(deep_arrays(100_000), None), (b'{"filters": ' + deep_arrays(5_000) + b"}", None),
+     (b'{"query": "count since 99999999999d"}', "/query"),
+     (b'{"query": "count until 9999999999999999999999999w"}', "/query"),
+     (b'{"metrics": ["count"], "since": "99999999999d"}', "/since"),
+     (b'{"metrics": ["count"], "until": "' + b"9" * 5000 + b'm"}', "/until")],
+    ids=["deep array", "deep filters", "huge since", "huge until", "huge /since", "5000 digits"],
+)  # fmt: skip
+def test_bad_queries_are_400_never_500(api: httpx.Client, body: bytes, pointer: str | None) -> None:
+    response = api.post("/v1/query", content=body, headers={"content-type": "application/json"})
+    problem(response, 400, pointer)
+
+
 def test_lists_error_shape_for_routes_and_methods(api: httpx.Client) -> None:
     problem(api.get("/v1/no-such-thing"), 404)
     problem(api.put("/v1/feedback", json=EVENT), 405)

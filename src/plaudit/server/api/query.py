@@ -52,6 +52,17 @@ def query_of(raw: Any) -> Query:
         raise bad_query(error, "/") from None
 
 
+def _decoded(body: bytes) -> Any:
+    """The JSON of a query body; 400 when it is not JSON or nested past what the decoder takes."""
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        # msgspec refuses nesting past its depth limit this way; a query is never that deep.
+        raise BadRequest("the body is nested too deeply to be a query") from None
+
+
 @post("/v1/query", summary="Aggregate feedback (DESIGN §4)", tags=["query"], status_code=200)
 async def post_query(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Filters, group-by and metrics, in the text form or the structured form.
@@ -61,11 +72,7 @@ async def post_query(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
-    try:
-        raw = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    query = query_of(raw)
+    query = query_of(_decoded(await request.body()))
 
     def run() -> dict[str, Any]:
         with state.engine.connect() as connection:
