@@ -3,7 +3,7 @@
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -78,16 +78,28 @@ def run(settings: Settings) -> None:
         err=True,
         fg=typer.colors.GREEN,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=settings.access_log,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves `settings` (tests start their servers with the same options).
+
+    uvicorn believes `X-Forwarded-For` from 127.0.0.1 unless told otherwise (and reads
+    `FORWARDED_ALLOW_IPS` when not given a list), so any local process or a same-host proxy that
+    passes the header through let clients choose their own address. Here only the operator's
+    trusted proxies are believed, and with none, proxy headers are off.
+    """
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": settings.access_log,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
 
 
 def serve(
