@@ -4,7 +4,6 @@ Filters live in the query string (`/feedback?capability=search&value=<3&since=7d
 be shared; they become the same `Filter`s as the query bar's `where`, so they mean the same.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -14,7 +13,8 @@ from plaudit.console.pages import EventDetail, EventRow
 from plaudit.console.render import pretty, when
 from plaudit.core.ids import is_event_id
 from plaudit.core.query.fields import parse_field
-from plaudit.core.query.model import Filter, Op, QueryError, Scalar, check_filter
+from plaudit.core.query.model import Filter, Op, QueryError, check_filter
+from plaudit.core.query.params import literal
 from plaudit.core.query.text import parse_moment
 from plaudit.store.schema import to_micros
 from plaudit.store.sql_aggregate import Window
@@ -44,19 +44,6 @@ class Selection:
     after: tuple[int, str] | None
 
 
-def literal(text: str) -> Scalar:
-    """A typed value from a form field: numbers and booleans as such, anything else as text."""
-    if text in ("true", "false"):
-        return text == "true"
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if not math.isfinite(number):
-        return text
-    return int(number) if number.is_integer() and "." not in text else number
-
-
 def _split_operator(text: str) -> tuple[str, str]:
     """(operator, operand) of a value field such as `<= 3`; `=` when it names none.
 
@@ -72,9 +59,7 @@ def _split_operator(text: str) -> tuple[str, str]:
 
 def _value_filter(text: str) -> Filter:
     op_text, raw = _split_operator(text)
-    quoted = len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'"
-    value: Scalar = raw[1:-1] if quoted else literal(raw)
-    return Filter(parse_field("value"), Op(op_text), value)
+    return Filter(parse_field("value"), Op(op_text), literal(raw))
 
 
 def _moment(text: str, now: datetime) -> int:

@@ -13,8 +13,8 @@ from litestar.response import Stream
 from plaudit.analytics.export import MEDIA_TYPES, Encoder, ExportFormat, page_reader
 from plaudit.analytics.run import run_query
 from plaudit.core.access import Principal, Scope
-from plaudit.core.query.fields import TRACE_ROOTS, Field
-from plaudit.core.query.model import Filter, Op, Query, QueryError
+from plaudit.core.query.fields import TRACE_ROOTS
+from plaudit.core.query.model import Filter, Query, QueryError
 from plaudit.core.query.structured import from_structured
 from plaudit.core.query.text import parse_filters, parse_query
 from plaudit.core.validation import Issue
@@ -132,25 +132,20 @@ def export_format(request: Request[Any, Any, Any]) -> ExportFormat | None:
     return None
 
 
-def listing(
-    equals: dict[str, str], since: datetime | None, until: datetime | None
-) -> tuple[list[Filter], Window]:
-    """`GET /v1/feedback`'s exact-match parameters and time range, in the query model."""
-    filters = [Filter(Field(column), Op.EQ, value) for column, value in equals.items()]
-    window = Window(
+def listing_window(since: datetime | None, until: datetime | None) -> Window:
+    """`GET /v1/feedback`'s time range, in the query model."""
+    return Window(
         to_micros(since) if since is not None else None,
         to_micros(until) if until is not None else None,
     )
-    return filters, window
 
 
 async def stream_feedback_export(
     request: Request[Any, Any, Any],
     principal: Principal,
     format: ExportFormat,
-    equals: dict[str, str],
-    since: datetime | None,
-    until: datetime | None,
+    filters: list[Filter],
+    window: Window,
 ) -> Stream:
     """Every event matching the listing's filters, oldest first, streamed in constant memory.
 
@@ -159,7 +154,6 @@ async def stream_feedback_export(
     """
     state = state_of(request)
     require(principal, Scope.READ)
-    filters, window = listing(equals, since, until)
     read = page_reader(state.engine.connect, principal.project, filters, window)
     encoder = Encoder(format)
 
