@@ -124,7 +124,7 @@ def test_list_takes_every_query_field_and_q(api: httpx.Client, unique: str) -> N
     assert _listed(api, {**mine, "implicit": "true"}) == [f"f3-{unique}"]
     assert _listed(api, {**mine, "user_id": "123"}) == [f"f3-{unique}"]  # text stays text
     assert _listed(api, {**mine, "q": 'value = "-1"'}) == [f"f3-{unique}"]
-    ranged = {**mine, "q": "scores.relevance < 0.5 and metadata.plan = \"pro\""}
+    ranged = {**mine, "q": 'scores.relevance < 0.5 and metadata.plan = "pro"'}
     assert _listed(api, ranged) == [f"f1-{unique}"]
     assert _listed(api, ranged, "application/x-ndjson") == [f"f1-{unique}"]  # exports too
     assert _listed(api, {**mine, "value": "7"}) == []
