@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from plaudit.console import explorer
 from plaudit.core.query.model import QueryError
 from plaudit.core.query.text import parse_filters, parse_query, tokenize
+from tests.console.conftest import ConsoleServer
 
 
 @pytest.mark.parametrize(
@@ -67,3 +69,18 @@ def test_parsing_time_is_linear_in_the_input(parser: str, shape: str) -> None:
     large = min(_seconds(work, make(80_000)) for _ in range(3))
     assert large < 0.5, f"{large:.2f} s for 80,000 characters"
     assert large < 24 * small + 0.02, f"{small:.4f} s → {large:.4f} s"
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [("/feedback?after=99999999999999999999999.x", "after"),
+     ("/feedback?since=99999999999d", "duration"),
+     ("/query?q=count%20since%2099999999999d", "duration")],
+    ids=["huge after", "huge since", "huge query since"],
+)  # fmt: skip
+def test_the_pages_render_the_error_never_a_500(
+    page: Page, console_server: ConsoleServer, path: str, shown: str
+) -> None:
+    response = page.goto(console_server.url + path)
+    assert response is not None and response.status == 200
+    expect(page.get_by_role("alert")).to_contain_text(shown)
