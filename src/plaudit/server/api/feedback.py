@@ -171,7 +171,7 @@ def _listing_filters(request: Request[Any, Any, Any]) -> list[Filter]:
     except UnknownParameters as unknown:
         message = "not a parameter of this list: filter by a field of the query model, or use q"
         raise ValidationFailed(
-            f"unknown parameters: {', '.join(unknown.names)}; see docs/query.md#fields",
+            f"unknown parameters: {', '.join(unknown.names)}; see docs/query.md#listing-filters",
             issues=[Issue(f"/{name}", message) for name in unknown.names],
         ) from None
     except QueryError as error:
