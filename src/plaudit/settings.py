@@ -35,6 +35,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_token_burst: int = 2000
     rate_limit_ip_per_second: float = 20.0
     rate_limit_ip_burst: int = 200
+    # Addresses or networks of reverse proxies whose X-Forwarded-For names the client; none by
+    # default, so a client cannot pick its own address (and rate-limit bucket) with the header.
+    trusted_proxies: tuple[str, ...] = ()
     # Console sign-in: a password for project `default` (besides admin tokens), and the secret
     # session cookies are signed with (random per process when unset).
     console_password: str | None = None
@@ -69,6 +72,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "--dev (no tokens) is only allowed on a loopback address such as 127.0.0.1; "
                 f"refusing to serve {self.host} without authentication"
             )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                return (
+                    f"PLAUDIT_TRUSTED_PROXIES: {proxy!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/8)"
+                )
         return None
 
 
@@ -96,8 +107,9 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
     for flag in ("dev", "access_log", "demo"):
         if (text := env.get(f"PLAUDIT_{flag.upper()}")) is not None:
             values[flag] = text.strip().lower() in _TRUE
-    if origins := env.get("PLAUDIT_CORS_ORIGINS"):
-        values["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+    for name in ("cors_origins", "trusted_proxies"):
+        if listed := env.get(f"PLAUDIT_{name.upper()}"):
+            values[name] = tuple(item.strip() for item in listed.split(",") if item.strip())
     if level := env.get("PLAUDIT_LOG_LEVEL"):
         values["log_level"] = level.lower()
     if fmt := env.get("PLAUDIT_LOG_FORMAT"):

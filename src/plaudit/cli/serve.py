@@ -97,22 +97,34 @@ def run(settings: Settings) -> None:
     if settings.workers > 1:
         app = "plaudit.server.app:worker_app"
         export_for_workers(_shared_console_secret(settings))
-    uvicorn.run(
-        app,
-        factory=settings.workers > 1,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=settings.access_log,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
+    uvicorn.run(app, **uvicorn_options(settings))
+    claim.release()
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves `settings` (tests start their servers with the same options).
+
+    uvicorn believes `X-Forwarded-For` from 127.0.0.1 unless told otherwise (and reads
+    `FORWARDED_ALLOW_IPS` when not given a list), so any local process or a same-host proxy that
+    passes the header through let clients choose their own address. Here only the operator's
+    trusted proxies are believed, and with none, proxy headers are off.
+    """
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": settings.access_log,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+        "workers": settings.workers,
+        "factory": settings.workers > 1,
         # A worker answers its health check once started; several migrating on 2 cores take a
         # while (they wait for one another's migration lock).
-        timeout_worker_healthcheck=60,
-    )
-    claim.release()
+        "timeout_worker_healthcheck": 60,
+    }
 
 
 def _shared_console_secret(settings: Settings) -> Settings:

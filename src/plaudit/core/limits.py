@@ -24,6 +24,8 @@ MAX_OBJECT_LEVELS: Final = 5
 MAX_ARRAY_LEVELS: Final = 2
 MAX_JSON_DEPTH: Final = 32
 
+MAX_QUERY_GROUPS: Final = 10_000
+
 LIMITS: Final[dict[str, int]] = {
     "batch_events": MAX_BATCH_EVENTS,
     "feedback_body_bytes": MAX_FEEDBACK_BODY_BYTES,
@@ -41,4 +43,5 @@ LIMITS: Final[dict[str, int]] = {
     "object_levels": MAX_OBJECT_LEVELS,
     "array_levels": MAX_ARRAY_LEVELS,
     "json_depth": MAX_JSON_DEPTH,
+    "query_groups": MAX_QUERY_GROUPS,
 }

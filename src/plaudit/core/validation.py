@@ -325,6 +325,23 @@ def _expected(item: FeedbackIn, check: _Checker) -> Any:
     return expected
 
 
+def _at_the_score(raw: dict[str, Any], issue: Issue, pointer: str) -> Issue:
+    """`issue` pointed at the bad score itself when it is about a score's type.
+
+    msgspec reports a bad dict value as `$.scores[...]`, without its key; the client needs to
+    know which score to fix, so the first one that is not a number is named here.
+    """
+    scores = raw.get("scores")
+    if issue.pointer != f"{pointer}/scores" or not isinstance(scores, dict):
+        return issue
+    if not issue.message.startswith("expected `float`"):
+        return issue  # about the key or the number of scores: `/scores` is right
+    for key, score in scores.items():
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            return Issue(f"{pointer}/scores/{escape_pointer(key)}", issue.message, issue.limit)
+    return issue
+
+
 def content_hash(content: Mapping[str, Any]) -> str:
     """A stable digest of an event's client-sent content (key order does not matter)."""
     encoded = msgspec.json.encode(content, order="sorted")
@@ -348,7 +365,7 @@ def validate_feedback(
     try:
         item = msgspec.convert(raw, FeedbackIn)
     except msgspec.ValidationError as error:
-        return [issue_from_msgspec(pointer, error)]
+        return [_at_the_score(raw, issue_from_msgspec(pointer, error), pointer)]
     check = _Checker(pointer)
     if item.timestamp is not None and not _utc_representable(item.timestamp):
         check.add("timestamp", "must be a time between the years 1 and 9999 in UTC")

@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from plaudit import __version__
 from plaudit.console import console_routes
 from plaudit.console.api_docs import ApiDocsPlugin
-from plaudit.errors import PlauditError, Unavailable
+from plaudit.errors import PlauditError
+from plaudit.server import problems
 from plaudit.server.api import (
     admin,
     feedback,
@@ -88,9 +89,7 @@ def database_unavailable(
     request: Request[Any, Any, Any], error: OperationalError
 ) -> Response[bytes]:
     """A database that cannot be reached is a 503 to retry, not a server bug."""
-    log.warning("database unavailable: %s", type(error.orig).__name__)
-    problem = Unavailable("the database is unavailable; retry shortly", retry_after=5)
-    return problem_response(problem, request.url.path)
+    return problem_response(problems.database_unavailable(error), request.url.path)
 
 
 def writer_unavailable(

@@ -7,6 +7,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath
+from sqlalchemy.exc import OperationalError
 
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
@@ -19,6 +20,7 @@ from plaudit.ingest.otlp_logs import decode_logs, encode_logs_success
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
 from plaudit.server.metrics import LOG_RECORDS, SPANS
+from plaudit.server.problems import database_unavailable
 from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.enrichment import Enrich
 from plaudit.store.span_messages import StoreSpanMessages
@@ -48,7 +50,8 @@ def _otlp_error(error: PlauditError | otlp.OtlpError, media: str) -> Response[by
 async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Spans are queryable when this answers.
 
-    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires.
+    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires; that includes
+    a database that fails (503 with `Retry-After`).
     """
     state = state_of(request)
     content_type = request.headers.get("content-type")
@@ -70,6 +73,10 @@ async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
         await _store_export(state, principal, decoded)
     except (PlauditError, otlp.OtlpError) as error:
         return _otlp_error(error, media)
+    except OperationalError as error:
+        # Caught here, not by the app's handler: that one answers problem+json, which OTLP
+        # exporters cannot read; they retry on a 503 Status in their own encoding.
+        return _otlp_error(database_unavailable(error), media)
     SPANS.labels("stored").inc(len(decoded.spans))
     SPANS.labels("rejected").inc(decoded.rejected_spans)
     return Response(otlp.encode_success(decoded, media), media_type=media)
