@@ -114,6 +114,8 @@ async def post_logs(request: Request[Any, Any, Any]) -> Response[bytes]:
             await state.write(StoreSpanMessages(principal.project, decoded.messages))
     except (PlauditError, otlp.OtlpError) as error:
         return _otlp_error(error, media)
+    except OperationalError as error:  # as for /v1/traces: a Status exporters can read
+        return _otlp_error(database_unavailable(error), media)
     records = len({(m.span_id, m.record) for m in decoded.messages})
     LOG_RECORDS.labels("stored").inc(records)
     LOG_RECORDS.labels("ignored").inc(decoded.ignored)
