@@ -5,6 +5,7 @@ PlauditError (500 internal)
 ├── Unauthorized (401)          no token, unknown or revoked token
 ├── Forbidden (403)             token lacks the scope, project or origin
 ├── NotFound (404)
+├── Conflict (409)              a name already taken in the project
 ├── PayloadTooLarge (413)       a named limit was exceeded
 ├── UnsupportedMediaType (415)
 ├── ValidationFailed (422)      carries `Issue`s with JSON pointers
@@ -61,6 +62,12 @@ class NotFound(PlauditError):
     """No such resource."""
 
     status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(PlauditError):
+    """The resource already exists (names are unique per project)."""
+
+    status, slug, title = 409, "conflict", "Conflict"
 
 
 class PayloadTooLarge(PlauditError):

@@ -16,8 +16,11 @@ from sqlalchemy.exc import OperationalError
 from plaudit import __version__
 from plaudit.console import console_routes
 from plaudit.errors import PlauditError, Unavailable
+from plaudit.loop.queue_fill import QueueFiller
 from plaudit.server.api import (
     admin,
+    annotation_queues,
+    datasets,
     feedback,
     feedback_tokens,
     health,
@@ -66,6 +69,8 @@ ROUTES = [
     health.readyz,
     health.metrics,
     sdk_assets.browser_client,
+    *datasets.ROUTES,
+    *annotation_queues.ROUTES,
 ]
 
 
@@ -119,9 +124,12 @@ def create_app(settings: Settings) -> Litestar:
         state = open_state(settings)
         app.state.plaudit = state
         state_box["state"] = state
+        filler = QueueFiller(state.engine, state.writer)
+        filler.start()
         try:
             yield
         finally:
+            filler.stop()
             close_state(state)
 
     def cors(app: ASGIApp) -> ASGIApp:
