@@ -181,3 +181,35 @@ def test_problems(live_server: LiveServer, api: httpx.Client, unique: str) -> No
         assert browser.post(url, json={"feedback": []}).status_code == 403
     assert api.delete(f"/v1/annotation-queues/{queue}").status_code == 204
     assert api.delete(f"/v1/annotation-queues/{queue}").status_code == 404
+
+
+def test_fill_into_a_dataset_queues_its_rows_and_reviews_fill_them(
+    live_server: LiveServer, api: httpx.Client, unique: str
+) -> None:
+    verdict, fix = configure(api, unique)
+    thumbs = f"thumbs-{unique}"
+    dataset = f"fixes-{unique}"
+    body = {"name": f"dq-{unique}", "feedback_names": [verdict, fix],
+            "fill": {"query": f'name = "{thumbs}"', "dataset": dataset}}  # fmt: skip
+    missing = api.post("/v1/annotation-queues", json=body)
+    assert missing.json()["errors"][0]["pointer"] == "/fill/dataset"
+    api.post("/v1/datasets", json={"name": dataset})
+    assert api.post("/v1/annotation-queues", json=body).status_code == 201
+    trace, span = store_span(live_server)
+    send_feedback(api, [{"name": thumbs, "trace_id": trace, "span_id": span, "value": "down"}])
+
+    def items() -> list[dict[str, str]]:
+        found: list[dict[str, str]] = api.get(f"/v1/annotation-queues/dq-{unique}/items").json()[
+            "items"
+        ]
+        return found
+
+    wait_for(lambda: len(items()) == 1)
+    item = items()[0]
+    assert item["dataset"] == dataset and item["example_id"] == f"{trace}-{span}"
+    row = api.get(f"/v1/datasets/{dataset}/examples").json()["items"][0]
+    assert row["annotation_status"] == "empty" and row["source"]["span_id"] == span
+    answers = {"feedback": [{"name": fix, "value": "Better answer"}]}
+    api.post(f"/v1/annotation-queues/dq-{unique}/items/{item['id']}/complete", json=answers)
+    row = api.get(f"/v1/datasets/{dataset}/examples").json()["items"][0]
+    assert row["annotation_status"] == "filled" and row["expected"] == "Better answer"

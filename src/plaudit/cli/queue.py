@@ -17,6 +17,7 @@ from plaudit.cli.query import Project
 from plaudit.core.configs import FeedbackConfig
 from plaudit.loop.queue_setup import FillIn, QueueIn, add_targets, checked_queue, setup_queue
 from plaudit.store.annotation_queues import list_items, list_queues
+from plaudit.store.datasets import list_datasets
 from plaudit.store.schema import feedback_configs
 
 app = typer.Typer(help="Annotation queues: create, add, list, items.", no_args_is_help=True)
@@ -36,6 +37,7 @@ def _configs(engine: Engine, project: str) -> dict[str, FeedbackConfig]:
 def create(
     name: Name,
     ask: Annotated[list[str], typer.Option("--ask", help="A configured feedback name.")],
+    dataset: Annotated[str | None, typer.Option(help="With --fill: add spans to it.")] = None,
     fill: Annotated[str | None, typer.Option(help="Fill from feedback matching this.")] = None,
     since: Annotated[str | None, typer.Option(help="With --fill: 7d, 24h or a time.")] = None,
     instructions: Annotated[str | None, typer.Option(help="What reviewers should do.")] = None,
@@ -44,11 +46,15 @@ def create(
     json: Json = False,
 ) -> None:
     """Create a queue whose reviewers answer the --ask names."""
-    body = QueueIn(name, ask, instructions, FillIn(fill, since) if fill is not None else None)
+    body = QueueIn(
+        name, ask, instructions, FillIn(fill, since, dataset) if fill is not None else None
+    )
     now = datetime.now(UTC)
 
     def work(engine: Engine) -> dict[str, Any]:
-        settings = checked_queue(body, _configs(engine, project))
+        with engine.connect() as connection:
+            known = [d["name"] for d in list_datasets(connection, project, None, 100_000)]
+        settings = checked_queue(body, _configs(engine, project), known)
         with engine.begin() as connection:
             return setup_queue(connection, project, name, settings, now)
 

@@ -16,10 +16,18 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
+from plaudit.core.dataset_mapping import SpanFacts, map_span
+from plaudit.core.datasets import span_example_id
 from plaudit.core.query.text import parse_filters
-from plaudit.loop.datasets import window_of
-from plaudit.store.annotation_queues import ItemTarget, add_items, fill_queues, set_fill_mark
-from plaudit.store.dataset_sources import matching_events
+from plaudit.loop.datasets import Prepared, store_prepared, window_of
+from plaudit.store.annotation_queues import (
+    ItemTarget,
+    add_items,
+    fill_queues,
+    set_fill_mark,
+    unqueued,
+)
+from plaudit.store.dataset_sources import matching_events, span_facts_for_trace
 from plaudit.store.schema import feedback, to_micros
 from plaudit.store.writer import WriteOp, Writer
 
@@ -44,10 +52,40 @@ def fill_queue(connection: Connection, row: Any, now: datetime) -> int:
         .with_only_columns(feedback.c.trace_id, feedback.c.span_id)
         .distinct()
     )
-    targets = [ItemTarget(trace_id, span_id) for trace_id, span_id in connection.execute(query)]
+    spans = [(trace_id, span_id) for trace_id, span_id in connection.execute(query)]
+    dataset = fill.get("dataset")
+    if dataset is None:
+        targets = [ItemTarget(trace_id, span_id) for trace_id, span_id in spans]
+    else:
+        targets = _dataset_targets(connection, row, dataset, spans, now)
     added = add_items(connection, row["project"], row["name"], targets, now)
     set_fill_mark(connection, row["project"], row["name"], to_micros(now))
     return len(added)
+
+
+def _dataset_targets(
+    connection: Connection,
+    row: Any,
+    dataset: str,
+    spans: list[tuple[str, str | None]],
+    now: datetime,
+) -> list[ItemTarget]:
+    """With `fill.dataset`, each newly matched span is first added to the dataset (default
+    mapping), and the item is that dataset row, so completing it fills the row."""
+    project = row["project"]
+    targets = [ItemTarget(t, s, dataset, span_example_id(t, s)) for t, s in spans]
+    found = [
+        span_facts_for_trace(connection, project, t.trace_id or "", t.span_id)
+        or SpanFacts(t.trace_id or "", t.span_id)
+        for t in unqueued(connection, project, row["name"], targets)
+    ]
+    examples = [map_span(facts, {}) for facts in found]
+    if examples:
+        store_prepared(connection, project, dataset, Prepared(examples, from_spans=True), now)
+    return [
+        ItemTarget(facts.trace_id, facts.span_id, dataset, example.id)
+        for facts, example in zip(found, examples, strict=True)
+    ]
 
 
 class FillQueues(WriteOp[int]):

@@ -29,6 +29,9 @@ class FillIn(msgspec.Struct, forbid_unknown_fields=True):
 
     query: str
     since: str | None = None
+    # Our addition to DESIGN §7: each matching span also becomes a row of this dataset, and the
+    # item is that row, so reviews fill the dataset.
+    dataset: DatasetName | None = None
 
 
 class QueueIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,7 +43,9 @@ class QueueIn(msgspec.Struct, forbid_unknown_fields=True):
     fill: FillIn | None = None
 
 
-def checked_queue(body: QueueIn, configs: Mapping[str, FeedbackConfig]) -> dict[str, Any]:
+def checked_queue(
+    body: QueueIn, configs: Mapping[str, FeedbackConfig], datasets: Sequence[str] = ()
+) -> dict[str, Any]:
     """The stored settings of a new queue, or a 422: every feedback name must be configured
     (reviewers are offered its values) and the fill filter must parse."""
     issues = [
@@ -54,6 +59,9 @@ def checked_queue(body: QueueIn, configs: Mapping[str, FeedbackConfig]) -> dict[
     if body.fill is not None:
         filters_of(body.fill.query, "/fill/query")
         window_of(body.fill.since, None, "/fill", datetime.now(UTC))
+        if body.fill.dataset is not None and body.fill.dataset not in datasets:
+            problem = f"no dataset named {body.fill.dataset!r}; create it first"
+            raise ValidationFailed(problem, issues=[Issue("/fill/dataset", problem)])
         fill = msgspec.to_builtins(body.fill)
     return {
         "feedback_names": body.feedback_names,

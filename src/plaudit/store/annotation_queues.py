@@ -124,6 +124,17 @@ def add_items(
     now: datetime,
 ) -> list[str]:
     """Queue the targets not queued yet; the ids of those added."""
+    new = unqueued(connection, project, queue, targets)
+    rows = [_item_row(project, queue, target, now) for target in new]
+    if rows:
+        insert_rows(connection, annotation_items, rows)
+    return [t.item_id for t in new]
+
+
+def unqueued(
+    connection: Connection, project: str, queue: str, targets: Sequence[ItemTarget]
+) -> list[ItemTarget]:
+    """The targets not in the queue yet (each once)."""
     wanted = {t.item_id: t for t in targets}
     known: set[str] = set()
     ids = sorted(wanted)
@@ -132,11 +143,7 @@ def add_items(
             _it.project == project, _it.queue == queue, _it.id.in_(ids[start : start + CHUNK])
         )
         known.update(connection.scalars(query))
-    new = [wanted[i] for i in ids if i not in known]
-    rows = [_item_row(project, queue, target, now) for target in new]
-    if rows:
-        insert_rows(connection, annotation_items, rows)
-    return [t.item_id for t in new]
+    return [wanted[i] for i in ids if i not in known]
 
 
 def _item_row(project: str, queue: str, target: ItemTarget, now: datetime) -> dict[str, Any]:

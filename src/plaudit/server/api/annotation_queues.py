@@ -35,6 +35,7 @@ from plaudit.store.annotation_queues import (
     queue_row,
     token_name,
 )
+from plaudit.store.datasets import dataset_row
 from plaudit.store.writer import Call
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
@@ -63,6 +64,14 @@ async def _queue(state: ServerState, project: str, name: str) -> Any:
     return row
 
 
+async def _known_dataset(state: ServerState, project: str, body: QueueIn) -> list[str]:
+    """The fill's dataset, when it exists (a queue may only fill an existing one)."""
+    wanted = body.fill.dataset if body.fill is not None else None
+    if wanted is None or await state.read(dataset_row, project, wanted) is None:
+        return []
+    return [wanted]
+
+
 async def reviewer_of(state: ServerState, principal: Principal) -> str:
     """Who completes items: the token's name, else its id (`dev` in development mode)."""
     if principal.token_id is None:
@@ -81,7 +90,7 @@ async def post_queue(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
     body: QueueIn = await json_body(request, QueueIn)
     configs = await anyio.to_thread.run_sync(state.configs.load, principal.project)
-    settings = checked_queue(body, configs)
+    settings = checked_queue(body, configs, await _known_dataset(state, principal.project, body))
     now = datetime.now(UTC)
     created = await state.writer.write(
         Call(lambda c: setup_queue(c, principal.project, body.name, settings, now))
