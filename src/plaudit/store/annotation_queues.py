@@ -215,6 +215,13 @@ def hold_next(
         _it.project == project, _it.queue == queue, _it.status == "pending", free
     )
     if skip:
+        # Skipped items go back to the others at once instead of waiting out the hold.
+        connection.execute(
+            update(annotation_items)
+            .where(_it.project == project, _it.queue == queue, _it.id.in_(list(skip)))
+            .where(_it.held_by == reviewer)
+            .values(held_by=None, held_until=None)
+        )
         query = query.where(_it.id.not_in(list(skip)))
     row = connection.execute(query.order_by(_it.created_at, _it.id).limit(1)).mappings().first()
     if row is None:
