@@ -8,9 +8,10 @@ user_id}]}`. A mapping `{column: source}` overrides columns or paths inside them
 `trace.<attribute>` or `feedback.<field or path>` (the newest event that has it).
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import msgspec
 
 from plaudit.core.datasets import COLUMNS, Example, make_content, span_example_id
 from plaudit.core.validation import Issue
@@ -57,8 +58,8 @@ def _messages(value: Any) -> Any:
     """GenAI messages arrive as JSON text in span attributes; the example holds the JSON."""
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
-            return json.loads(value)
-        except ValueError:
+            return msgspec.json.decode(value)
+        except msgspec.DecodeError:
             return value
     return value
 

@@ -10,6 +10,7 @@ import msgspec
 
 from plaudit.core.validation import Issue
 from plaudit.errors import ValidationFailed
+from plaudit.store.datasets import with_id
 
 CSV_COLUMNS: Final = (
     "id", "input", "output", "expected", "metadata", "source", "annotation_status",
@@ -54,6 +55,30 @@ def pages(read: Callable[[str | None], list[dict[str, Any]]]) -> Iterator[list[d
         if len(page) < PAGE:
             return
         after = page[-1]["id"]
+
+
+def text_pages(
+    read: Callable[[str | None], list[tuple[str, bytes]]],
+) -> Iterator[list[tuple[str, bytes]]]:
+    """Every page of (id, content text) `read(after_id)` gives, until a short one."""
+    after: str | None = None
+    while True:
+        page = read(after)
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        after = page[-1][0]
+
+
+def ndjson_lines(page: list[tuple[str, bytes]]) -> bytes:
+    """(id, content text) pairs as NDJSON lines, spliced without decoding."""
+    return b"".join(with_id(example_id, content) + b"\n" for example_id, content in page)
+
+
+def decoded(page: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """(id, content text) pairs as example dicts."""
+    return [{"id": example_id, **msgspec.json.decode(content)} for example_id, content in page]
 
 
 def ndjson_items(body: bytes) -> list[Any]:

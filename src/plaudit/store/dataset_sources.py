@@ -2,10 +2,10 @@
 `from_trace`), read in bulk so 100,000 matching events become examples in seconds."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import BigInteger, Connection, Text, and_, cast, select, type_coerce
 
 from plaudit.core.dataset_mapping import SpanFacts
 from plaudit.core.query.model import Filter
@@ -52,6 +52,27 @@ def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
+# What an example may take from each event (`feedback.<field>` in a mapping); JSON columns are
+# read as text and decoded with msgspec, which is what makes 100,000 events quick to read.
+_EVENT_COLUMNS: Final = (
+    "id", "name", "kind", "value", "comment", "expected", "scores", "source", "user_id",
+    "metadata", "tags", "capability", "step", "signal_type", "conversation_id",
+)  # fmt: skip
+_JSON_COLUMNS: Final = frozenset({"value", "expected", "scores", "metadata", "tags"})
+
+
+def _event_columns() -> list[Any]:
+    return [
+        feedback.c.trace_id,
+        feedback.c.span_id,
+        type_coerce(feedback.c.timestamp, BigInteger),
+        *(
+            cast(feedback.c[c], Text) if c in _JSON_COLUMNS else feedback.c[c]
+            for c in _EVENT_COLUMNS
+        ),
+    ]
+
+
 def span_facts_for_feedback(
     connection: Connection,
     project: str,
@@ -60,22 +81,25 @@ def span_facts_for_feedback(
     limit: int | None,
     with_trace: bool,
 ) -> list[SpanFacts]:
-    """One SpanFacts per span (oldest first) with feedback matching, holding all that matched."""
-    query = matching_events(connection, project, filters, window).order_by(
-        feedback.c.trace_id, feedback.c.span_id, feedback.c.timestamp, feedback.c.id
+    """One SpanFacts per span with feedback matching (spans in id order, their events oldest
+    first), holding every event that matched."""
+    query = matching_events(connection, project, filters, window).with_only_columns(
+        *_event_columns()
     )
-    by_span: dict[tuple[str, str | None], SpanFacts] = {}
-    for row in connection.execute(query).mappings():
-        key = (row["trace_id"], row["span_id"])
-        facts = by_span.get(key)
-        if facts is None:
-            if limit is not None and len(by_span) >= limit:
-                break
-            facts = SpanFacts(row["trace_id"], row["span_id"])
-            facts.capability, facts.step = row["capability"], row["step"]
-            by_span[key] = facts
-        facts.feedback.append(row_to_event(row))
-    found = list(by_span.values())
+    by_span: dict[tuple[str, str | None], list[tuple[int, str, dict[str, Any]]]] = {}
+    for trace_id, span_id, at, *values in connection.execute(query).all():
+        event = dict(zip(_EVENT_COLUMNS, values, strict=True))
+        for column in _JSON_COLUMNS:
+            if event[column] is not None:
+                event[column] = _json(event[column])
+        by_span.setdefault((trace_id, span_id), []).append((at, event["id"], event))
+    keys = sorted(by_span, key=lambda k: (k[0], k[1] or ""))[:limit]
+    found = []
+    for trace_id, span_id in keys:
+        events = sorted(by_span[(trace_id, span_id)], key=lambda e: (e[0], e[1]))
+        facts = SpanFacts(trace_id, span_id, feedback=[e for _, _, e in events])
+        facts.capability, facts.step = events[-1][2]["capability"], events[-1][2]["step"]
+        found.append(facts)
     _add_span_attributes(connection, project, found)
     if with_trace:
         _add_trace_attributes(connection, project, found)

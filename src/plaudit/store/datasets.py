@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+import msgspec
+from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
 
 from plaudit.core.datasets import Example
 from plaudit.errors import Conflict, NotFound
@@ -20,6 +21,8 @@ from plaudit.store.schema import dataset_examples, dataset_versions, datasets, t
 
 ExampleStatus = Literal["created", "duplicate", "revised"]
 _ex = dataset_examples.c
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def _iso(moment: datetime) -> str:
@@ -108,7 +111,7 @@ def delete_dataset(connection: Connection, project: str, name: str) -> bool:
     return True
 
 
-def examples_at(
+def example_texts(
     connection: Connection,
     project: str,
     dataset: str,
@@ -116,9 +119,11 @@ def examples_at(
     status: str | None,
     after: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """Up to `limit` examples of `version`, by id after `after` (optionally of one status)."""
-    query = select(_ex.id, _ex.content).where(
+) -> list[tuple[str, bytes]]:
+    """Up to `limit` examples of `version` as (id, content as JSON text), by id after `after`
+    (optionally of one status). The text is the database's own, so exports and listings splice
+    it into their answer instead of decoding and encoding every example again."""
+    query = select(_ex.id, cast(_ex.content, Text)).where(
         _ex.project == project,
         _ex.dataset == dataset,
         _ex.version_from <= version,
@@ -129,7 +134,26 @@ def examples_at(
     if after is not None:
         query = query.where(_ex.id > after)
     rows = connection.execute(query.order_by(_ex.id).limit(limit)).all()
-    return [{"id": example_id, **content} for example_id, content in rows]
+    return [(example_id, text.encode()) for example_id, text in rows]
+
+
+def with_id(example_id: str, content: bytes) -> bytes:
+    """An example's JSON (`{"id", …content}`) from its id and content text."""
+    return b'{"id":' + _encode(example_id) + b"," + content.lstrip()[1:]
+
+
+def examples_at(
+    connection: Connection,
+    project: str,
+    dataset: str,
+    version: int,
+    status: str | None,
+    after: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` examples of `version` as dicts (see `example_texts`)."""
+    texts = example_texts(connection, project, dataset, version, status, after, limit)
+    return [{"id": example_id, **_decode(content)} for example_id, content in texts]
 
 
 def list_versions(connection: Connection, project: str, dataset: str) -> list[dict[str, Any]]:
@@ -203,14 +227,13 @@ def apply_changes(
         raise NotFound(f"no dataset {dataset!r} in project {project!r}")
     ids = sorted(set(changes.upserts) | changes.removals)
     known = _hashes(connection, project, dataset, ids)
+    hashes = {example_id: e.content_hash for example_id, e in changes.upserts.items()}
     statuses: dict[str, ExampleStatus] = {}
-    for example_id, example in changes.upserts.items():
+    for example_id, digest in hashes.items():
         prior = known.get(example_id)
         statuses[example_id] = (
-            "created" if prior is None
-            else "duplicate" if prior == example.content_hash
-            else "revised"
-        )  # fmt: skip
+            "created" if prior is None else "duplicate" if prior == digest else "revised"
+        )
     removed = sorted(i for i in changes.removals if i in known and i not in changes.upserts)
     written = [i for i, s in statuses.items() if s != "duplicate"]
     if not written and not removed:
@@ -218,7 +241,8 @@ def apply_changes(
     version = row["version"] + 1
     closing = [i for i in written if statuses[i] == "revised"] + removed
     _close(connection, project, dataset, closing, version)
-    _insert(connection, project, dataset, [changes.upserts[i] for i in written], version)
+    new = [(changes.upserts[i], hashes[i]) for i in written]
+    _insert(connection, project, dataset, new, version)
     _record_version(connection, project, dataset, version, now, statuses, len(removed))
     return Applied(version, statuses, len(removed))
 
@@ -235,7 +259,11 @@ def _close(
 
 
 def _insert(
-    connection: Connection, project: str, dataset: str, examples: list[Example], version: int
+    connection: Connection,
+    project: str,
+    dataset: str,
+    examples: list[tuple[Example, str]],
+    version: int,
 ) -> None:
     rows = [
         {
@@ -245,10 +273,10 @@ def _insert(
             "version_from": version,
             "version_to": None,
             "content": example.content,
-            "content_hash": example.content_hash,
+            "content_hash": digest,
             "annotation_status": example.content["annotation_status"],
         }
-        for example in examples
+        for example, digest in examples
     ]
     insert_rows(connection, dataset_examples, rows)
 

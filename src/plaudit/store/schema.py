@@ -347,6 +347,8 @@ dataset_examples = Table(
     Column("content", Json, nullable=False),
     Column("content_hash", String(32), nullable=False),
     Column("annotation_status", String(8), nullable=False),
+    # Clustered by key on SQLite, so a version's examples are read in one sequential pass.
+    sqlite_with_rowid=False,
 )
 
 annotation_queues = Table(

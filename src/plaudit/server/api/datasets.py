@@ -16,7 +16,15 @@ from plaudit.core.datasets import DatasetName
 from plaudit.core.validation import Issue
 from plaudit.errors import NotFound, ValidationFailed
 from plaudit.ingest.feedback import media_type
-from plaudit.loop.dataset_files import csv_header, csv_page, ndjson_items, ndjson_page, pages
+from plaudit.loop.dataset_files import (
+    PAGE,
+    csv_header,
+    csv_page,
+    decoded,
+    ndjson_items,
+    ndjson_lines,
+    text_pages,
+)
 from plaudit.loop.datasets import (
     AddExamples,
     Prepared,
@@ -31,6 +39,7 @@ from plaudit.server.api.loop_requests import (
     checked_name,
     decode_name_cursor,
     editor,
+    encode_name_cursor,
     page_of,
     reader,
 )
@@ -41,10 +50,11 @@ from plaudit.store.datasets import (
     create_dataset,
     dataset_row,
     delete_dataset,
-    examples_at,
+    example_texts,
     get_dataset,
     list_datasets,
     list_versions,
+    with_id,
 )
 from plaudit.store.writer import Call
 
@@ -225,23 +235,27 @@ async def get_examples(
     args = (principal.project, name, at, annotation_status)
     if (export := export_format(request)) is not None:
         return _stream(state, args, export.value)
-    items = await state.read(examples_at, *args, decode_name_cursor(cursor), limit + 1)
-    return _json({**page_of(items, limit, "id"), "version": at})
+    rows = await state.read(example_texts, *args, decode_name_cursor(cursor), limit + 1)
+    more = len(rows) > limit
+    page = {"next_cursor": encode_name_cursor(rows[limit - 1][0]) if more else None, "version": at}
+    items = b",".join(with_id(example_id, content) for example_id, content in rows[:limit])
+    body = b'{"items":[' + items + b"]," + msgspec.json.encode(page)[1:]
+    return Response(body, media_type=JSON)
 
 
 def _stream(state: ServerState, args: tuple[str, str, int, str | None], kind: str) -> Stream:
     project, name, version, status = args
 
-    def read(after: str | None) -> list[dict[str, Any]]:
+    def read(after: str | None) -> list[tuple[str, bytes]]:
         with state.engine.connect() as connection:
-            return examples_at(connection, project, name, version, status, after, 1_000)
+            return example_texts(connection, project, name, version, status, after, PAGE)
 
     async def body() -> AsyncIterator[bytes]:
         if kind == "csv":
             yield csv_header()
-        iterator = pages(read)
+        iterator = text_pages(read)
         while (page := await anyio.to_thread.run_sync(next, iterator, None)) is not None:
-            yield csv_page(page) if kind == "csv" else ndjson_page(page)
+            yield csv_page(decoded(page)) if kind == "csv" else ndjson_lines(page)
 
     media = "text/csv; charset=utf-8" if kind == "csv" else "application/x-ndjson"
     return Stream(body(), media_type=media)

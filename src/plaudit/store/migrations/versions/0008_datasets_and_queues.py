@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "project", "dataset", "id", "version_from", name=op.f("pk_dataset_examples")
         ),
+        sqlite_with_rowid=False,
     )
     _create_queue_tables()
     op.create_index("ix_feedback_received", "feedback", ["project", "received_at"], unique=False)
