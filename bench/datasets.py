@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -35,9 +36,9 @@ import httpx
 from bench.console import admin_token, serve
 from bench.ingest import free_port
 from plaudit.core.validation import validate_feedback
+from plaudit.loop.annotations import feedback_write
 from plaudit.store.bulk import insert_rows
 from plaudit.store.database import create_database_engine
-from plaudit.store.feedback import StoreFeedback
 from plaudit.store.migrate import upgrade
 from plaudit.store.schema import spans, to_micros
 
@@ -80,7 +81,7 @@ def load(database_url: str, events: int) -> float:
             assert not isinstance(event, list), event
             checked.append(event)
         with engine.begin() as connection:
-            StoreFeedback(PROJECT, checked, now, None).apply(connection)
+            feedback_write(PROJECT, checked, now, None).apply(connection)
     engine.dispose()
     return time.perf_counter() - started
 
@@ -92,13 +93,20 @@ def _post(client: httpx.Client, path: str, body: Any) -> Any:
     return answer.json()
 
 
-def from_feedback(client: httpx.Client) -> tuple[float, int]:
-    """Seconds for one from_feedback over every event, and the examples made."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used: what a request cost the server, whatever
+    else the machine was doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def from_feedback(client: httpx.Client, pid: int) -> tuple[float, float, int]:
+    """Wall and server CPU seconds of one from_feedback over every event; examples made."""
     _post(client, "/v1/datasets", {"name": "all-thumbs"})
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(pid)
     body = {"from_feedback": {"query": 'name = "bench-thumb" and value = -1'}}
     answer = _post(client, "/v1/datasets/all-thumbs/examples", body)
-    return time.perf_counter() - started, len(answer["results"])
+    return time.perf_counter() - started, cpu_seconds(pid) - cpu, len(answer["results"])
 
 
 def read_version(client: httpx.Client, repeat: int) -> dict[str, float]:
@@ -167,7 +175,7 @@ def main() -> None:
     try:
         headers = {"authorization": f"Bearer {token}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as c:
-            seconds, made = from_feedback(c)
+            seconds, cpu, made = from_feedback(c, process.pid)
             read = read_version(c, 5)
             lags = fill_lag(c, probes)
     finally:
@@ -175,7 +183,8 @@ def main() -> None:
         process.wait(timeout=30)
     report = {
         "server": how, "database": "sqlite", "events": events, "load_s": round(loaded, 2),
-        "from_feedback_s": round(seconds, 3), "from_feedback_examples": made,
+        "from_feedback_s": round(seconds, 3), "from_feedback_cpu_s": round(cpu, 2),
+        "from_feedback_examples": made, "load_average": os.getloadavg()[0],
         "read_10k_ndjson_ms": round(read["ndjson_ms"], 1),
         "read_10k_json_pages_ms": round(read["json_pages_ms"], 1),
         "read_examples": int(read["examples"]),

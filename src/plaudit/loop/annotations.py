@@ -40,10 +40,11 @@ class Completion(msgspec.Struct, forbid_unknown_fields=True):
     feedback: Annotated[list[Answer], msgspec.Meta(max_length=100)]
 
 
-def annotator_feedback(
+def feedback_write(
     project: str, events: Sequence[FeedbackEvent], received_at: datetime, actor: str | None
 ) -> StoreFeedback:
-    """The one place this package builds a feedback write."""
+    """The one place the loop (and its benchmark) builds a feedback write, so a change to what
+    `StoreFeedback` takes is made here alone."""
     return StoreFeedback(project, events, received_at, actor)
 
 
@@ -125,7 +126,7 @@ class CompleteItem(WriteOp[dict[str, Any]]):
             raise NotFound(f"no item {self.item_id!r} in queue {self.queue!r}")
         statuses: list[Status] = []
         if self.events and (item["trace_id"] or item["span_id"]):
-            store = annotator_feedback(self.project, self.events, self.now, None)
+            store = feedback_write(self.project, self.events, self.now, None)
             statuses = store.apply(connection)
         done = mark_done(
             connection, self.project, self.queue, self.item_id, self.reviewer, self.now

@@ -121,14 +121,14 @@ def prepare(connection: Connection, project: str, body: AddExamples) -> Prepared
                 limit="examples_per_call",
             )
         return checked_examples(body.examples, "/examples")
-    uses_trace = any(str(s).startswith("trace.") for s in mapping.values())
+    fields = frozenset(_field_root(str(source)) for source in mapping.values())
     if body.from_feedback is not None:
         spec = body.from_feedback
         filters = filters_of(spec.query, "/from_feedback/query")
         window = window_of(spec.since, spec.until, "/from_feedback", datetime.now(UTC))
         with few_collections():
             found = span_facts_for_feedback(
-                connection, project, filters, window, spec.limit, uses_trace
+                connection, project, filters, window, spec.limit, fields
             )
             examples = [map_span(facts, mapping) for facts in found]
     else:
@@ -151,6 +151,12 @@ def few_collections() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _field_root(source: str) -> str:
+    """`span`, `trace`, or for `feedback.<field>…` the field it reads."""
+    root, _, rest = source.partition(".")
+    return rest.split(".", 1)[0] if root == "feedback" else root
 
 
 def _trace_facts(connection: Connection, project: str, spec: FromTrace | None) -> Any:

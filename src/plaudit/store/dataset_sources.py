@@ -52,24 +52,22 @@ def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-# What an example may take from each event (`feedback.<field>` in a mapping); JSON columns are
-# read as text and decoded with msgspec, which is what makes 100,000 events quick to read.
-_EVENT_COLUMNS: Final = (
-    "id", "name", "kind", "value", "comment", "expected", "scores", "source", "user_id",
-    "metadata", "tags", "capability", "step", "signal_type", "conversation_id",
+# What an example may take from each event (`feedback.<field>` in a mapping). The default mapping
+# needs only the first columns; the rest are read when a mapping names them. JSON columns are read
+# as text and decoded with msgspec: that is what makes 100,000 events quick to read.
+_DEFAULT_COLUMNS: Final = (
+    "id", "name", "kind", "value", "comment", "expected", "user_id", "capability", "step",
 )  # fmt: skip
+_MORE_COLUMNS: Final = ("scores", "source", "metadata", "tags", "signal_type", "conversation_id")
 _JSON_COLUMNS: Final = frozenset({"value", "expected", "scores", "metadata", "tags"})
 
 
-def _event_columns() -> list[Any]:
+def _event_columns(names: tuple[str, ...]) -> list[Any]:
     return [
         feedback.c.trace_id,
         feedback.c.span_id,
         type_coerce(feedback.c.timestamp, BigInteger),
-        *(
-            cast(feedback.c[c], Text) if c in _JSON_COLUMNS else feedback.c[c]
-            for c in _EVENT_COLUMNS
-        ),
+        *(cast(feedback.c[c], Text) if c in _JSON_COLUMNS else feedback.c[c] for c in names),
     ]
 
 
@@ -79,31 +77,40 @@ def span_facts_for_feedback(
     filters: Sequence[Filter],
     window: Window,
     limit: int | None,
-    with_trace: bool,
+    fields: frozenset[str] = frozenset(),
 ) -> list[SpanFacts]:
     """One SpanFacts per span with feedback matching (spans in id order, their events oldest
-    first), holding every event that matched."""
-    query = matching_events(connection, project, filters, window).with_only_columns(
-        *_event_columns()
-    )
+    first), holding every event that matched; `fields` are the roots a mapping reads beyond the
+    default (`span`, `trace`, or a feedback field such as `metadata`)."""
+    names = _DEFAULT_COLUMNS + (_MORE_COLUMNS if fields - {"span", "trace"} else ())
+    json_at = [i for i, name in enumerate(names) if name in _JSON_COLUMNS]
+    query = matching_events(connection, project, filters, window)
     by_span: dict[tuple[str, str | None], list[tuple[int, str, dict[str, Any]]]] = {}
-    for trace_id, span_id, at, *values in connection.execute(query).all():
-        event = dict(zip(_EVENT_COLUMNS, values, strict=True))
-        for column in _JSON_COLUMNS:
-            if event[column] is not None:
-                event[column] = _json(event[column])
-        by_span.setdefault((trace_id, span_id), []).append((at, event["id"], event))
-    keys = sorted(by_span, key=lambda k: (k[0], k[1] or ""))[:limit]
-    found = []
-    for trace_id, span_id in keys:
-        events = sorted(by_span[(trace_id, span_id)], key=lambda e: (e[0], e[1]))
-        facts = SpanFacts(trace_id, span_id, feedback=[e for _, _, e in events])
-        facts.capability, facts.step = events[-1][2]["capability"], events[-1][2]["step"]
-        found.append(facts)
+    for trace_id, span_id, at, *values in connection.execute(
+        query.with_only_columns(*_event_columns(names))
+    ).all():
+        for i in json_at:
+            if values[i] is not None:
+                values[i] = msgspec.json.decode(values[i])
+        event = dict(zip(names, values, strict=True))
+        by_span.setdefault((trace_id, span_id), []).append((at, values[0], event))
+    found = [_facts(key, by_span[key]) for key in sorted(by_span, key=_span_order)[:limit]]
     _add_span_attributes(connection, project, found)
-    if with_trace:
+    if "trace" in fields:
         _add_trace_attributes(connection, project, found)
     return found
+
+
+def _span_order(key: tuple[str, str | None]) -> tuple[str, str]:
+    return key[0], key[1] or ""
+
+
+def _facts(key: tuple[str, str | None], events: list[tuple[int, str, dict[str, Any]]]) -> SpanFacts:
+    events.sort(key=lambda e: (e[0], e[1]))
+    last = events[-1][2]
+    facts = SpanFacts(key[0], key[1], feedback=[e for _, _, e in events])
+    facts.capability, facts.step = last["capability"], last["step"]
+    return facts
 
 
 def _add_span_attributes(connection: Connection, project: str, found: list[SpanFacts]) -> None:

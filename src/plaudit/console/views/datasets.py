@@ -150,7 +150,11 @@ def _spans(connection: Connection, project: str, fields: dict[str, str]) -> list
         return [facts]
     params = {k: v for k, v in fields.items() if k in explorer.PARAMS and v}
     chosen = explorer.selection(params)
-    return span_facts_for_feedback(connection, project, chosen.filters, chosen.window, None, True)
+    # Everything a mapping could read: the console's selections are small.
+    every_field = frozenset({"trace", "metadata"})
+    return span_facts_for_feedback(
+        connection, project, chosen.filters, chosen.window, None, every_field
+    )
 
 
 @post("/datasets/add", include_in_schema=False, status_code=303)
