@@ -17,7 +17,7 @@ from plaudit.core.validation import Issue
 from plaudit.errors import NotFound, ValidationFailed
 from plaudit.ingest.feedback import media_type
 from plaudit.loop.dataset_files import (
-    PAGE,
+    EXPORT_PAGE,
     csv_header,
     csv_page,
     decoded,
@@ -248,7 +248,7 @@ def _stream(state: ServerState, args: tuple[str, str, int, str | None], kind: st
 
     def read(after: str | None) -> list[tuple[str, bytes]]:
         with state.engine.connect() as connection:
-            return example_texts(connection, project, name, version, status, after, PAGE)
+            return example_texts(connection, project, name, version, status, after, EXPORT_PAGE)
 
     async def body() -> AsyncIterator[bytes]:
         if kind == "csv":
