@@ -12,6 +12,7 @@ FORBIDDEN = {
              "litestar", "uvicorn", "jinja2", "alembic", "psycopg"),
     "store": ("plaudit.server", "plaudit.ingest", "plaudit.cli", "litestar", "uvicorn"),
     "ingest": ("plaudit.server", "plaudit.cli", "litestar", "uvicorn"),
+    "loop": ("plaudit.server", "plaudit.console", "plaudit.cli", "litestar", "uvicorn", "jinja2"),
 }  # fmt: skip
 
 

@@ -14,19 +14,21 @@ if TYPE_CHECKING:
         AsyncClient,
         Client,
         Feedback,
+        datasets,
         enrich_span,
         enrich_trace,
         feedback_token,
         flush,
         init,
+        queues,
         send,
         shutdown,
         span,
     )
 
 __all__ = [
-    "AsyncClient", "Client", "Feedback", "__version__", "enrich_span", "enrich_trace",
-    "feedback_token", "flush", "init", "send", "shutdown", "span",
+    "AsyncClient", "Client", "Feedback", "__version__", "datasets", "enrich_span", "enrich_trace",
+    "feedback_token", "flush", "init", "queues", "send", "shutdown", "span",
 ]  # fmt: skip
 
 _SDK_NAMES = frozenset(__all__) - {"__version__"}

@@ -107,7 +107,7 @@ def test_spans_stored_before_the_migration_get_their_response_id(
 
 def spans_of_an_older_version(database_url: str) -> None:
     engine = create_engine(database_url)
-    upgrade(engine, "0007")
+    upgrade(engine, "0008")
     with engine.begin() as connection:
         connection.execute(
             text(

@@ -2,7 +2,7 @@
 
 import typer
 
-from plaudit.cli import db, feedback, key, query, serve, token
+from plaudit.cli import dataset, db, feedback, key, query, queue, serve, token
 
 app = typer.Typer(
     help="Plaudit: end-user feedback on AI responses, linked to OpenTelemetry traces.",
@@ -17,6 +17,8 @@ app.add_typer(token.app, name="token")
 app.add_typer(key.app, name="key")
 app.command("query")(query.query)
 app.add_typer(feedback.app, name="feedback")
+app.add_typer(dataset.app, name="dataset")
+app.add_typer(queue.app, name="queue")
 
 
 def main() -> None:

@@ -17,7 +17,16 @@ from litestar.types import ControllerRouterHandler
 from plaudit.console.pages import Chrome, ErrorPage
 from plaudit.console.render import STATIC_PREFIX, page, started
 from plaudit.console.session import CsrfRefused, NotSignedIn
-from plaudit.console.views import feedback, login, overview, query, settings, trace
+from plaudit.console.views import (
+    datasets,
+    feedback,
+    login,
+    overview,
+    query,
+    queues,
+    settings,
+    trace,
+)
 from plaudit.console.views.common import load_session
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -37,6 +46,8 @@ PAGES: Final = [
     login.login_form,
     login.login,
     login.logout,
+    *datasets.PAGES,
+    *queues.PAGES,
 ]
 
 

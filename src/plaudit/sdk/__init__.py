@@ -19,6 +19,7 @@ from plaudit.sdk._safety import (
 )
 from plaudit.sdk.client import AsyncClient, Client, send
 from plaudit.sdk.feedback import Feedback
+from plaudit.sdk.loop import ApiError, Datasets, Queues, datasets, queues
 from plaudit.sdk.tokens import feedback_token
 from plaudit.sdk.tracing import (
     Span,
@@ -31,19 +32,24 @@ from plaudit.sdk.tracing import (
 )
 
 __all__ = [
+    "ApiError",
     "AsyncClient",
     "Client",
+    "Datasets",
     "DeliveryFailed",
     "Feedback",
     "FeedbackDropped",
     "FeedbackRejected",
     "PlauditSdkError",
+    "Queues",
     "Span",
+    "datasets",
     "enrich_span",
     "enrich_trace",
     "feedback_token",
     "flush",
     "init",
+    "queues",
     "send",
     "shutdown",
     "span",

@@ -16,9 +16,12 @@ from plaudit import __version__
 from plaudit.console import console_routes
 from plaudit.console.api_docs import ApiDocsPlugin
 from plaudit.errors import PlauditError
+from plaudit.loop.queue_fill import QueueFiller
 from plaudit.server import problems
 from plaudit.server.api import (
     admin,
+    annotation_queues,
+    datasets,
     feedback,
     feedback_tokens,
     health,
@@ -68,6 +71,8 @@ ROUTES = [
     health.readyz,
     health.metrics,
     sdk_assets.browser_client,
+    *datasets.ROUTES,
+    *annotation_queues.ROUTES,
 ]
 
 
@@ -141,9 +146,12 @@ def create_app(settings: Settings) -> Litestar:
         state = open_state(settings)
         app.state.plaudit = state
         state_box["state"] = state
+        filler = QueueFiller(state.engine, state.writer)
+        filler.start()
         try:
             yield
         finally:
+            filler.stop()
             close_state(state)
 
     def cors(app: ASGIApp) -> ASGIApp:

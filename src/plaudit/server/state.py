@@ -187,14 +187,16 @@ class ServerState:
         project: str,
         events: Sequence[FeedbackEvent],
         received_at: datetime,
-        principal: Principal,
+        actor: str | None,
+        *,
+        browser: bool = False,
     ) -> StoreFeedback:
-        """The write of `events`, their free text screened for PII off the event loop."""
+        """The write of `events` by `actor` (a token id; `browser` for a browser-safe token),
+        their free text screened for PII off the event loop."""
         mode = (await self.project_rules(project)).pii
         make = partial(
-            StoreFeedback, project, events, received_at, principal.token_id,
-            pii=mode, browser=principal.browser_safe,
-        )  # fmt: skip
+            StoreFeedback, project, events, received_at, actor, pii=mode, browser=browser
+        )
         if mode is PiiMode.OFF or not any(has_free_text(event) for event in events):
             return make()
         return await anyio.to_thread.run_sync(make)
@@ -207,7 +209,9 @@ class ServerState:
         principal: Principal,
     ) -> list[Status]:
         """Screen and durably store events; each one's status, in order (503 when busy)."""
-        op = await self.feedback_op(project, events, received_at, principal)
+        op = await self.feedback_op(
+            project, events, received_at, principal.token_id, browser=principal.browser_safe
+        )
         return await self.write(op)
 
     async def write(self, op: WriteOp[T]) -> T:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Self
 
+import msgspec
 from sqlalchemy import Connection, delete, insert, select
 
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, Source, label_value, numeric_value
@@ -135,6 +136,11 @@ class StoreFeedback(WriteOp[list[Status]]):
 
     def weight(self) -> int:
         return max(1, len(self.events))
+
+    @property
+    def stored_values(self) -> list[Any]:
+        """Each event's value as it will be stored: after PII screening."""
+        return [None if r["value"] is None else msgspec.json.decode(r["value"]) for r in self.rows]
 
     def apply(self, connection: Connection) -> list[Status]:
         return self.apply_group(connection, [self])[0]

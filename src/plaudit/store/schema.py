@@ -329,3 +329,79 @@ signing_keys = Table(
     Column("revoked_at", UtcMicros()),
     Index(None, "project"),
 )
+
+# The improvement loop (DESIGN §7, migration 0008). A dataset's `version` is its newest; each
+# change writes one `dataset_versions` row with what it did.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("description", Text),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcMicros(), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("dataset", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", UtcMicros(), nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("revised", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+)
+
+# Each row is one content of one example, live from `version_from` until before `version_to`
+# (NULL: still current). Any version is one indexed range read, with no replay of changes.
+dataset_examples = Table(
+    "dataset_examples",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("dataset", String(128), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_from", Integer, primary_key=True),
+    Column("version_to", Integer),
+    Column("content", Json, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("annotation_status", String(8), nullable=False),
+    # Clustered by key on SQLite, so a version's examples are read in one sequential pass.
+    sqlite_with_rowid=False,
+)
+
+annotation_queues = Table(
+    "annotation_queues",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("feedback_names", Json, nullable=False),
+    Column("instructions", Text),
+    Column("fill", Json),
+    # The newest `received_at` the fill has looked at (micros); the sweep reads a little before it.
+    Column("fill_mark", BigInteger),
+    Column("created_at", UtcMicros(), nullable=False),
+)
+
+annotation_items = Table(
+    "annotation_items",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("queue", String(128), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("status", String(8), nullable=False),
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Column("dataset", String(128)),
+    Column("example_id", String(64)),
+    Column("created_at", UtcMicros(), nullable=False),
+    Column("done_by", String(256)),
+    Column("done_at", UtcMicros()),
+    Column("held_by", String(256)),
+    Column("held_until", UtcMicros()),
+    Index(None, "project", "queue", "status", "created_at"),
+)
+
+# Queue fill reads feedback received since its last look (migration 0008).
+Index("ix_feedback_received", feedback.c.project, feedback.c.received_at)

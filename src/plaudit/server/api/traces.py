@@ -187,7 +187,13 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
     patch_in = await json_body(request, EnrichmentIn)
     event = _enrichment_event(target, target_id, patch_in, principal)
     now = datetime.now(UTC)
-    record = await state.feedback_op(principal.project, [event], now, principal) if event else None
+    record = (
+        await state.feedback_op(
+            principal.project, [event], now, principal.token_id, browser=principal.browser_safe
+        )
+        if event
+        else None
+    )
     op = Enrich(
         principal.project,
         target,
