@@ -5,6 +5,7 @@ This is the only module that reads `os.environ` for the server.
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Final
 
@@ -35,6 +36,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # session cookies are signed with (random per process when unset).
     console_password: str | None = None
     console_secret: str | None = None
+    # OpenAI-compatible proxy (docs/proxy.md): upstream name → base URL, and how long to wait for
+    # an upstream to answer or to send its next bytes.
+    proxy_upstreams: dict[str, str] = msgspec.field(default_factory=dict)
+    proxy_timeout: float = 600.0
 
     @property
     def loopback(self) -> bool:
@@ -53,7 +58,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "--dev (no tokens) is only allowed on a loopback address such as 127.0.0.1; "
                 f"refusing to serve {self.host} without authentication"
             )
-        return None
+        return upstreams_problem(self.proxy_upstreams)
+
+
+_UPSTREAM_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def parse_upstreams(text: str) -> dict[str, str]:
+    """`name=url,name=url` as a mapping; entries without `=` keep an empty URL (reported later)."""
+    upstreams: dict[str, str] = {}
+    for entry in text.split(","):
+        if entry.strip():
+            name, _, url = entry.partition("=")
+            upstreams[name.strip()] = url.strip().rstrip("/")
+    return upstreams
+
+
+def upstreams_problem(upstreams: Mapping[str, str]) -> str | None:
+    """Why these proxy upstreams cannot be served, or None."""
+    for name, url in upstreams.items():
+        if not _UPSTREAM_NAME.match(name):
+            return f"PLAUDIT_PROXY_UPSTREAMS: {name!r} is not a name (letters, digits, _ . -)"
+        if not url.startswith(("http://", "https://")) or len(url) < 9:
+            return f"PLAUDIT_PROXY_UPSTREAMS: {name}={url!r} needs an http:// or https:// URL"
+    return None
 
 
 _TRUE: Final = {"1", "true", "yes", "on"}
@@ -87,8 +115,18 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
     for name in ("console_password", "console_secret"):
         if secret := env.get(f"PLAUDIT_{name.upper()}"):
             values[name] = secret
+    values.update(_proxy_values(env))
     for name in _RATE_FIELDS:
         if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
             values[name] = number
     values.update({k: v for k, v in overrides.items() if v is not None})
     return msgspec.convert(values, Settings, strict=False)
+
+
+def _proxy_values(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if upstreams := env.get("PLAUDIT_PROXY_UPSTREAMS"):
+        values["proxy_upstreams"] = parse_upstreams(upstreams)
+    if timeout := env.get("PLAUDIT_PROXY_TIMEOUT"):
+        values["proxy_timeout"] = timeout
+    return values

@@ -21,6 +21,7 @@ from plaudit.server.api import (
     feedback,
     feedback_tokens,
     health,
+    proxy,
     query,
     sdk_assets,
     traces,
@@ -66,6 +67,7 @@ ROUTES = [
     health.readyz,
     health.metrics,
     sdk_assets.browser_client,
+    proxy.proxy_mount,
 ]
 
 
@@ -122,6 +124,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
+            await proxy.close_proxy(app)
             close_state(state)
 
     def cors(app: ASGIApp) -> ASGIApp:
