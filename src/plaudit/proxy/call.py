@@ -220,6 +220,10 @@ async def _store_feedback(state: ServerState, call: ProxyCall) -> str:
     events = []
     for index, text in enumerate(call.headers.feedback):
         raw = _feedback_item(text, index, call)
+        if "kind" not in raw and raw.get("name") not in loaded and _plus_or_minus_one(raw):
+            # `value=-1` in a header is a thumb, as DESIGN's example means (a JSON body says
+            # "down"); a configured name or an explicit `kind=` decides otherwise
+            raw["kind"] = "thumb"
         result = validate_feedback(raw, pointer="", now=now, configs=loaded)
         if isinstance(result, list):
             raise _header_problem(index, result)
@@ -231,6 +235,11 @@ async def _store_feedback(state: ServerState, call: ProxyCall) -> str:
     except WriterBusy:
         raise Unavailable("the server is catching up; retry shortly", retry_after=1) from None
     return ", ".join(str(status) for status in statuses)
+
+
+def _plus_or_minus_one(raw: dict[str, Any]) -> bool:
+    value = raw.get("value")
+    return type(value) is int and value in (1, -1)
 
 
 def _feedback_item(text: str, index: int, call: ProxyCall) -> dict[str, Any]:
