@@ -72,6 +72,9 @@ class Proxy:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.cache = ProjectCache()
+        # httpx logs every request at INFO: one line per proxied call costs throughput and
+        # says nothing the span does not
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         timeout = state.settings.proxy_timeout
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_SECONDS, timeout)),
