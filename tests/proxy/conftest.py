@@ -86,6 +86,7 @@ def proxy_server(
         port=port,
         proxy_upstreams={
             "fake": f"{upstream_url}/v1",
+            "openai": f"{upstream_url}/v1",  # the name docs/proxy.md uses
             "nowhere": f"http://127.0.0.1:{free_port()}",
         },
         proxy_timeout=PROXY_TIMEOUT,
