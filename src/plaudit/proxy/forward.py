@@ -23,7 +23,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
-import httpx
 import msgspec
 
 from plaudit.core.spans import SpanRecord
@@ -32,6 +31,12 @@ from plaudit.proxy.answers import AnswerReader, reader_for
 from plaudit.proxy.call import ClientGone, ProjectCache, ProxyCall, Receive, prepare
 from plaudit.proxy.genai import OPERATIONS, json_object, request_attributes
 from plaudit.proxy.headers import answer_headers, upstream_headers
+from plaudit.proxy.upstream import (
+    UpstreamAnswer,
+    UpstreamClient,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from plaudit.server.problems import PROBLEM_JSON, problem_body
 from plaudit.server.state import ServerState
 from plaudit.store.spans import StoreSpans
@@ -72,16 +77,8 @@ class Proxy:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.cache = ProjectCache()
-        # httpx logs every request at INFO: one line per proxied call costs throughput and
-        # says nothing the span does not
-        logging.getLogger("httpx").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         timeout = state.settings.proxy_timeout
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(CONNECT_SECONDS, timeout)),
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            follow_redirects=False,  # a redirect is the caller's to follow, like any answer
-            trust_env=False,  # the upstream is the configured URL, whatever the environment says
-        )
+        self.client = UpstreamClient(timeout, min(CONNECT_SECONDS, timeout))
 
     async def aclose(self) -> None:
         """Close the upstream connections."""
@@ -105,20 +102,19 @@ class Proxy:
     async def _forward(
         self, call: ProxyCall, outcome: Outcome, receive: Receive, send: Send
     ) -> None:
-        request = self.client.build_request(
-            call.method,
-            call.url,
-            headers=upstream_headers(call.headers, call.trace_id, call.span_id),
-            content=call.body,
-        )
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
+            response = await self.client.send(
+                call.method,
+                call.url,
+                upstream_headers(call.headers, call.trace_id, call.span_id),
+                call.body,
+            )
+        except UpstreamTimeout:
             outcome.error = "timeout"
             await _send_problem(send, GatewayTimeout(_no_answer(call, "in time")), call.path, call)
             return
-        except httpx.HTTPError as error:
-            outcome.error = type(error).__name__
+        except UpstreamError as error:
+            outcome.error = error.kind
             await _send_problem(send, BadGateway(_no_answer(call, "at all")), call.path, call)
             return
         try:
@@ -129,24 +125,25 @@ class Proxy:
     async def _relay(
         self,
         call: ProxyCall,
-        response: httpx.Response,
+        response: UpstreamAnswer,
         outcome: Outcome,
         receive: Receive,
         send: Send,
     ) -> None:
-        outcome.status = response.status_code
-        if response.status_code >= 400:
-            outcome.error = str(response.status_code)
-        headers = response.headers
+        outcome.status = response.status
+        if response.status >= 400:
+            outcome.error = str(response.status)
         outcome.reader = reader_for(
-            headers.get("content-type", ""), headers.get("content-encoding", ""), call.capture
+            _header(response.headers, b"content-type"),
+            _header(response.headers, b"content-encoding"),
+            call.capture,
         )
         await send(
             {
                 "type": "http.response.start",
-                "status": response.status_code,
+                "status": response.status,
                 "headers": answer_headers(
-                    headers.raw, call.trace_id, call.span_id, call.token, call.feedback_status
+                    response.headers, call.trace_id, call.span_id, call.token, call.feedback_status
                 ),
             }
         )
@@ -171,7 +168,7 @@ class Proxy:
 class _Relay:
     """Copies the upstream's body to the caller as it comes."""
 
-    def __init__(self, response: httpx.Response, outcome: Outcome, send: Send) -> None:
+    def __init__(self, response: UpstreamAnswer, outcome: Outcome, send: Send) -> None:
         self.response, self.outcome, self.send = response, outcome, send
         self.done = False
         self.caller_gone = False
@@ -180,14 +177,12 @@ class _Relay:
         reader = self.outcome.reader
         broken: str | None = None
         try:
-            async for chunk in self.response.aiter_raw():
+            async for chunk in self.response.chunks():
                 if reader is not None:
                     reader.feed(chunk)
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.TimeoutException:
-            broken = "timeout"
-        except httpx.HTTPError as error:
-            broken = type(error).__name__
+        except UpstreamError as error:
+            broken = error.kind
         self.done = True
         if broken is None:
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -203,6 +198,13 @@ async def _watch_caller(receive: Receive, relay: _Relay, scope: anyio.CancelScop
     if message["type"] == "http.disconnect" and not relay.done:
         relay.caller_gone = True
         scope.cancel()
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
 
 
 def _no_answer(call: ProxyCall, how: str) -> str:
