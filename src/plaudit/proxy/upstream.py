@@ -57,13 +57,14 @@ class _Connection:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.headers_done = False
+        self.keep_alive = False
         self.complete = False
         self.received = False
         self.parser = httptools.HttpResponseParser(self)
 
     def reset(self) -> None:
         self.headers, self.body = [], []
-        self.headers_done = self.complete = self.received = False
+        self.headers_done = self.keep_alive = self.complete = self.received = False
         self.parser = httptools.HttpResponseParser(self)
 
     # httptools callbacks
@@ -72,6 +73,8 @@ class _Connection:
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        # asked now: once the message is complete the parser has reset and says no
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -121,7 +124,7 @@ class UpstreamAnswer:
         """Give the connection back for reuse if the answer was read whole; else close it."""
         connection = self._connection
         whole = (self._done or connection.complete) and not self._until_close
-        if whole and connection.parser.should_keep_alive() and connection.usable:
+        if whole and connection.keep_alive and connection.usable:
             self._client.release(self._key, connection)
         else:
             connection.close()
