@@ -27,7 +27,7 @@ import msgspec
 
 from plaudit.core.spans import SpanRecord
 from plaudit.errors import PlauditError
-from plaudit.proxy.answers import AnswerReader, reader_for
+from plaudit.proxy.answers import AnswerReader, EventStreamReader, reader_for
 from plaudit.proxy.call import ClientGone, ProjectCache, ProxyCall, Receive, prepare
 from plaudit.proxy.genai import OPERATIONS, json_object, request_attributes
 from plaudit.proxy.headers import answer_headers, upstream_headers
@@ -147,8 +147,13 @@ class Proxy:
                 ),
             }
         )
+        relayed = _Relay(response, outcome, send)
+        if not isinstance(outcome.reader, EventStreamReader):
+            # a whole answer follows its headers at once: no need to watch for the caller
+            # leaving, which costs a task per call
+            await relayed.run()
+            return
         async with anyio.create_task_group() as group:
-            relayed = _Relay(response, outcome, send)
             group.start_soon(_watch_caller, receive, relayed, group.cancel_scope)
             await relayed.run()
             group.cancel_scope.cancel()
