@@ -25,8 +25,9 @@ HOP_BY_HOP: Final = frozenset(
     }
 )  # fmt: skip
 # The proxy sets these itself: the upstream's host and body length, and the trace context
-# naming the proxy's span as the parent of whatever the upstream records.
-_REMADE_UPSTREAM: Final = frozenset({b"host", b"content-length", b"traceparent"})
+# naming the proxy's span as the parent of whatever the upstream records. `expect` asked the
+# proxy, which has read the whole body already, not the upstream.
+_REMADE_UPSTREAM: Final = frozenset({b"host", b"content-length", b"traceparent", b"expect"})
 
 TRACE_ID_HEADER: Final = b"plaudit-trace-id"
 SPAN_ID_HEADER: Final = b"plaudit-span-id"

@@ -112,6 +112,9 @@ async def patch_project(request: Request[Any, Any, Any], name: FromPath[str]) ->
     if name != principal.project:
         raise Forbidden(f"this token administers project {principal.project!r}, not {name!r}")
     settings: ProjectSettings = await json_body(request, ProjectSettings)
+    if settings.pii is None and settings.capture_content is None:
+        problem = "give a setting to change: `pii` or `capture_content`"
+        raise ValidationFailed(problem, issues=[Issue("/pii", problem)])
     await state_of(request).writer.write(Call(lambda c: _change_project(c, name, settings)))
     changed: dict[str, Any] = {"name": name}
     if settings.pii is not None:
