@@ -5,6 +5,7 @@ This is the only module that reads `os.environ` for the server.
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Final
 
@@ -42,6 +43,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # session cookies are signed with (random per process when unset).
     console_password: str | None = None
     console_secret: str | None = None
+    # OpenAI-compatible proxy (docs/proxy.md): upstream name → base URL, and how long to wait for
+    # an upstream to answer or to send its next bytes.
+    proxy_upstreams: dict[str, str] = msgspec.field(default_factory=dict)
+    proxy_timeout: float = 600.0
 
     @property
     def loopback(self) -> bool:
@@ -80,7 +85,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     f"PLAUDIT_TRUSTED_PROXIES: {proxy!r} is not an IP address or network "
                     "(e.g. 10.0.0.5 or 10.0.0.0/8)"
                 )
-        return None
+        return upstreams_problem(self.proxy_upstreams)
+
+
+_UPSTREAM_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def parse_upstreams(text: str) -> dict[str, str]:
+    """`name=url,name=url` as a mapping; entries without `=` keep an empty URL (reported later)."""
+    upstreams: dict[str, str] = {}
+    for entry in text.split(","):
+        if entry.strip():
+            name, _, url = entry.partition("=")
+            upstreams[name.strip()] = url.strip().rstrip("/")
+    return upstreams
+
+
+def upstreams_problem(upstreams: Mapping[str, str]) -> str | None:
+    """Why these proxy upstreams cannot be served, or None."""
+    for name, url in upstreams.items():
+        if not _UPSTREAM_NAME.match(name):
+            return f"PLAUDIT_PROXY_UPSTREAMS: {name!r} is not a name (letters, digits, _ . -)"
+        if not url.startswith(("http://", "https://")) or len(url) < 9:
+            return f"PLAUDIT_PROXY_UPSTREAMS: {name}={url!r} needs an http:// or https:// URL"
+    return None
 
 
 _TRUE: Final = {"1", "true", "yes", "on"}
@@ -117,6 +145,7 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
     for name in ("console_password", "console_secret"):
         if secret := env.get(f"PLAUDIT_{name.upper()}"):
             values[name] = secret
+    values.update(_proxy_values(env))
     for name in _NUMBER_FIELDS:
         if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
             values[name] = number
@@ -136,3 +165,12 @@ def export_for_workers(settings: Settings) -> None:
 def from_worker_environment() -> Settings:
     """The settings `export_for_workers` left in this worker's environment."""
     return msgspec.json.decode(os.environ[_WORKER_SETTINGS], type=Settings)
+
+
+def _proxy_values(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if upstreams := env.get("PLAUDIT_PROXY_UPSTREAMS"):
+        values["proxy_upstreams"] = parse_upstreams(upstreams)
+    if timeout := env.get("PLAUDIT_PROXY_TIMEOUT"):
+        values["proxy_timeout"] = timeout
+    return values

@@ -11,6 +11,7 @@ from typing import Any
 
 from plaudit.core.spans import SpanRecord
 from plaudit.ingest.evaluations import evaluations
+from plaudit.ingest.span_feedback import attribute_feedback, has_feedback
 
 UNKNOWN_KIND = "unspecified"
 UNSET = "unset"
@@ -46,12 +47,15 @@ class DecodedExport:
         error_message: "" when none were dropped, else the first few reasons.
         evaluations: raw feedback dicts made from `gen_ai.evaluation.result` events of kept
             spans, for the feedback validator.
+        attribute_feedback: raw feedback dicts made from `user_feedback`-style attributes of
+            kept spans (see `plaudit.ingest.span_feedback`), for the feedback validator.
     """
 
     spans: list[SpanRecord]
     rejected_spans: int = 0
     error_message: str = ""
     evaluations: list[dict[str, Any]] = field(default_factory=list)
+    attribute_feedback: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SpanRejectedError(Exception):
@@ -61,11 +65,12 @@ class SpanRejectedError(Exception):
 class Collector:
     """Accumulates kept spans, their evaluation feedback, and rejection reasons."""
 
-    __slots__ = ("evaluations", "reasons", "rejected", "spans")
+    __slots__ = ("attribute_feedback", "evaluations", "reasons", "rejected", "spans")
 
     def __init__(self) -> None:
         self.spans: list[SpanRecord] = []
         self.evaluations: list[dict[str, Any]] = []
+        self.attribute_feedback: list[dict[str, Any]] = []
         self.rejected = 0
         self.reasons: list[str] = []
 
@@ -73,6 +78,16 @@ class Collector:
         self.spans.append(record)
         if record.events:
             self.evaluations.extend(evaluations(record))
+        if has_feedback(record.attributes):
+            self.attribute_feedback.extend(
+                attribute_feedback(
+                    record.attributes,
+                    target="span",
+                    target_id=record.span_id,
+                    trace_id=record.trace_id,
+                    user_id=record.user_id,
+                )
+            )
 
     def reject(self, where: str, why: str) -> None:
         self.rejected += 1
@@ -86,7 +101,9 @@ class Collector:
             message = f"{self.rejected} span(s) rejected: " + "; ".join(self.reasons)
             if more:
                 message += f"; and {more} more"
-        return DecodedExport(self.spans, self.rejected, message, self.evaluations)
+        return DecodedExport(
+            self.spans, self.rejected, message, self.evaluations, self.attribute_feedback
+        )
 
 
 def span_times(start: int, end: int) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from plaudit.server.api import (
     feedback,
     feedback_tokens,
     health,
+    proxy,
     query,
     sdk_assets,
     traces,
@@ -73,6 +74,7 @@ ROUTES = [
     sdk_assets.browser_client,
     *datasets.ROUTES,
     *annotation_queues.ROUTES,
+    proxy.proxy_mount,
 ]
 
 
@@ -152,6 +154,7 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             filler.stop()
+            await proxy.close_proxy(app)
             close_state(state)
 
     def cors(app: ASGIApp) -> ASGIApp:

@@ -20,7 +20,12 @@ def list_projects(connection: Connection) -> list[dict[str, Any]]:
     """Every project, by name."""
     rows = connection.execute(select(projects).order_by(projects.c.name)).mappings()
     return [
-        {"name": row["name"], "created_at": row["created_at"].isoformat(), "pii": row["pii_mode"]}
+        {
+            "name": row["name"],
+            "created_at": row["created_at"].isoformat(),
+            "pii": row["pii_mode"],
+            "capture_content": row["capture_content"],
+        }
         for row in rows
     ]
 
@@ -36,4 +41,18 @@ def set_pii_mode(connection: Connection, project: str, mode: PiiMode) -> None:
     ensure_project(connection, project)
     connection.execute(
         update(projects).where(projects.c.name == project).values(pii_mode=mode.value)
+    )
+
+
+def captures_content(connection: Connection, project: str) -> bool:
+    """Whether proxied calls of the project keep their messages (yes unless turned off)."""
+    found = connection.scalar(select(projects.c.capture_content).where(projects.c.name == project))
+    return bool(found) if found is not None else True
+
+
+def set_capture_content(connection: Connection, project: str, capture: bool) -> None:
+    """Turn message capture of proxied calls on or off (creating the project if needed)."""
+    ensure_project(connection, project)
+    connection.execute(
+        update(projects).where(projects.c.name == project).values(capture_content=capture)
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     false,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -81,6 +82,8 @@ projects = Table(
     Column("created_at", UtcMicros(), nullable=False),
     # What happens to PII found in free text (DESIGN §6): redact, flag or off (migration 0006).
     Column("pii_mode", String(8), nullable=False, server_default="redact"),
+    # Whether proxied calls keep their prompt and answer messages (migration 0009).
+    Column("capture_content", Boolean, nullable=False, server_default=true()),
 )
 
 tokens = Table(

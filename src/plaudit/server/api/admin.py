@@ -17,7 +17,12 @@ from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import decode_json, json_body
 from plaudit.server.state import JSON, state_of
 from plaudit.store.configs import delete_config, list_configs, put_config
-from plaudit.store.projects import ensure_project, list_projects, set_pii_mode
+from plaudit.store.projects import (
+    ensure_project,
+    list_projects,
+    set_capture_content,
+    set_pii_mode,
+)
 from plaudit.store.tokens import create_token, list_tokens, revoke_token
 from plaudit.store.writer import Call
 
@@ -42,9 +47,11 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ProjectSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """Settings of a project to change."""
+    """Settings of a project to change; those left out keep their value."""
 
-    pii: PiiMode
+    pii: PiiMode | None = None
+    # Whether proxied calls keep their messages (docs/proxy.md).
+    capture_content: bool | None = None
 
 
 def checked_name(name: str) -> str:
@@ -107,17 +114,33 @@ async def post_project(
 
 
 @patch("/v1/projects/{name:str}", summary="Change a project's settings", tags=["admin"])
-async def patch_project(request: Request[Any, Any, Any], name: FromPath[str]) -> dict[str, str]:
+async def patch_project(request: Request[Any, Any, Any], name: FromPath[str]) -> dict[str, Any]:
     """`{"pii": "redact" | "flag" | "off"}`: what happens to PII found in feedback text from now
-    on (DESIGN §6). An admin token changes its own project only."""
+    on (DESIGN §6); `{"capture_content": false}`: proxied calls keep no messages (docs/proxy.md).
+    An admin token changes its own project only."""
     principal = await _admin(request)
     if name != principal.project:
         raise Forbidden(f"this token administers project {principal.project!r}, not {name!r}")
     settings: ProjectSettings = await json_body(request, ProjectSettings)
+    if settings.pii is None and settings.capture_content is None:
+        problem = "give a setting to change: `pii` or `capture_content`"
+        raise ValidationFailed(problem, issues=[Issue("/pii", problem)])
     state = state_of(request)
-    await state.writer.write(Call(lambda c: set_pii_mode(c, name, settings.pii)))
+    await state.writer.write(Call(lambda c: _change_project(c, name, settings)))
     state.configs.clear()  # the write path reads the PII mode through this cache
-    return {"name": name, "pii": settings.pii.value}
+    changed: dict[str, Any] = {"name": name}
+    if settings.pii is not None:
+        changed["pii"] = settings.pii.value
+    if settings.capture_content is not None:
+        changed["capture_content"] = settings.capture_content
+    return changed
+
+
+def _change_project(connection: Connection, name: str, settings: ProjectSettings) -> None:
+    if settings.pii is not None:
+        set_pii_mode(connection, name, settings.pii)
+    if settings.capture_content is not None:
+        set_capture_content(connection, name, settings.capture_content)
 
 
 @get("/v1/tokens", summary="List the project's tokens (never their secrets)", tags=["admin"])

@@ -17,6 +17,7 @@ from plaudit.core.validation import Issue, validate_feedback
 from plaudit.errors import NotFound, PlauditError, ValidationFailed
 from plaudit.ingest import otlp
 from plaudit.ingest.otlp_logs import decode_logs, encode_logs_success
+from plaudit.ingest.span_feedback import attribute_feedback, has_feedback
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
 from plaudit.server.metrics import LOG_RECORDS, SPANS
@@ -128,6 +129,7 @@ async def _store_export(
 ) -> None:
     now = datetime.now(UTC)
     events = _evaluation_events(decoded.evaluations, now)
+    events += _feedback_events(decoded.attribute_feedback, now)
     if decoded.spans:
         await state.write(StoreSpans(principal.project, decoded.spans, now))
     if events:
@@ -141,6 +143,16 @@ def _evaluation_events(raw_events: list[dict[str, Any]], now: datetime) -> list[
         result = validate_feedback(
             raw, pointer="", now=now, configs={}, forced_source=Source.EVALUATOR
         )
+        if isinstance(result, FeedbackEvent):
+            events.append(result)
+    return events
+
+
+def _feedback_events(raw_events: list[dict[str, Any]], now: datetime) -> list[FeedbackEvent]:
+    """Feedback set as span attributes that makes valid events (others are skipped)."""
+    events = []
+    for raw in raw_events:
+        result = validate_feedback(raw, pointer="", now=now, configs={})
         if isinstance(result, FeedbackEvent):
             events.append(result)
     return events
@@ -203,8 +215,30 @@ async def _enrich(request: Request[Any, Any, Any], target: str, target_id: str) 
         patch_in.feedback,
         record,
     )
+    from_attributes = _attribute_events(target, target_id, patch_in)
     result = await state.write(op)
+    if from_attributes:
+        statuses = await state.store_feedback(principal.project, from_attributes, now, principal)
+        result["attribute_feedback"] = [
+            {"id": e.id, "status": s} for e, s in zip(from_attributes, statuses, strict=True)
+        ]
     return Response(msgspec.json.encode(result), media_type=JSON)
+
+
+def _attribute_events(target: str, target_id: str, patch_in: EnrichmentIn) -> list[FeedbackEvent]:
+    """Feedback set as attributes in a PATCH (`user_feedback`…), as on an exported span."""
+    attributes = patch_in.attributes
+    if not attributes or not has_feedback(attributes):
+        return []
+    raw = attribute_feedback(
+        attributes, target=target, target_id=target_id, user_id=patch_in.user_id
+    )
+    return _feedback_events(raw, now())
+
+
+def now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
 
 
 def _enrichment_event(

@@ -1,0 +1,307 @@
+"""Proxy benchmark: what `/proxy/{upstream}` adds to a call, against calling the upstream directly.
+
+    python bench/proxy.py                 # 10 s per phase
+    python bench/proxy.py --quick --json  # a few seconds per phase, machine-readable
+
+Starts a fake OpenAI-compatible upstream (its own process, answering at once) and `plaudit serve`
+with `PLAUDIT_PROXY_UPSTREAMS` pointing at it, as a user would; then, in the same run:
+
+  whole    non-streaming chat completions at a fixed number of concurrent calls (default 100),
+           first straight to the upstream, then through the proxy: latency p50/p99 and calls/s;
+           the proxy's figure minus the direct one is what the proxy adds
+  stream   streamed answers (20 chunks, 5 ms apart); each chunk carries the upstream's send time,
+           so its delivery latency is measured chunk by chunk, direct and through the proxy
+
+Targets (docs/proxy.md): adds p50 ≤ 2 ms and p99 ≤ 10 ms to a non-streamed call at 100
+concurrent calls, and ≤ 1 ms to each streamed chunk. Every proxied call is also stored as a span.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest import (  # type: ignore[import-not-found]
+    Http,
+    create_token,
+    free_port,
+    percentile,
+    plaudit_executable,
+    run_async,
+    wait_ready,
+)
+
+CHUNKS = 20
+CHUNK_GAP = 0.005
+ANSWER = (
+    b'{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench",'
+    b'"choices":[{"index":0,"message":{"role":"assistant","content":"A short answer."},'
+    b'"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}}'
+)
+REQUEST = json.dumps(
+    {"model": "bench", "messages": [{"role": "user", "content": "How long is a piece of string?"}]}
+).encode()
+STREAM_REQUEST = json.dumps(
+    {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "Count."}]}
+).encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake upstream (run as `python bench/proxy.py --serve-upstream PORT`)
+
+
+async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if b'"stream": true' not in body:
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": ANSWER})
+        return
+    headers = [(b"content-type", b"text/event-stream")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for index in range(CHUNKS):
+        chunk = {"id": "chatcmpl-bench", "model": "bench", "t": time.monotonic_ns(),
+                 "choices": [{"index": 0, "delta": {"content": f"{index} "}}]}  # fmt: skip
+        event = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+        await asyncio.sleep(CHUNK_GAP)
+    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+def serve_upstream(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(upstream_app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Load
+
+
+def request_bytes(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(body)}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return head.encode() + b"\r\n" + body
+
+
+@dataclass
+class Phase:
+    """Latencies (seconds) and how many calls completed in how long."""
+
+    latencies: list[float] = field(default_factory=list)
+    chunk_delays: list[float] = field(default_factory=list)
+    calls: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, float]:
+        found = {"calls_per_s": self.calls / self.seconds if self.seconds else 0.0}
+        if self.latencies:
+            found["p50_ms"] = percentile(self.latencies, 0.50) * 1000
+            found["p99_ms"] = percentile(self.latencies, 0.99) * 1000
+        if self.chunk_delays:
+            found["chunk_p50_ms"] = percentile(self.chunk_delays, 0.50) * 1000
+            found["chunk_p99_ms"] = percentile(self.chunk_delays, 0.99) * 1000
+        found["failed"] = self.failed
+        return found
+
+
+async def whole_phase(port: int, path: str, headers: dict[str, str], seconds: float,
+                      concurrency: int) -> Phase:  # fmt: skip
+    request = request_bytes(path, REQUEST, headers)
+    phase = Phase()
+    stop = time.monotonic() + seconds
+
+    async def worker() -> None:
+        connection = await Http.connect(port)
+        try:
+            while time.monotonic() < stop:
+                began = time.perf_counter()
+                status, body = await connection.send(request)
+                phase.latencies.append(time.perf_counter() - began)
+                phase.calls += 1
+                if status != 200 or body != ANSWER:
+                    phase.failed += 1
+        finally:
+            connection.close()
+
+    began = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    phase.seconds = time.monotonic() - began
+    return phase
+
+
+async def stream_phase(port: int, path: str, headers: dict[str, str], seconds: float,
+                       concurrency: int) -> Phase:  # fmt: skip
+    request = request_bytes(path, STREAM_REQUEST, headers)
+    phase = Phase()
+    stop = time.monotonic() + seconds
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.monotonic() < stop:
+                writer.write(request)
+                await reader.readuntil(b"\r\n\r\n")
+                events = await _read_chunked_events(reader, phase)
+                phase.calls += 1
+                if events != CHUNKS + 1:
+                    phase.failed += 1
+        finally:
+            writer.close()
+
+    began = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    phase.seconds = time.monotonic() - began
+    return phase
+
+
+async def _read_chunked_events(reader: asyncio.StreamReader, phase: Phase) -> int:
+    """Read one chunked SSE answer, timing each event against the send time it carries."""
+    events = 0
+    pending = b""
+    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+        pending += await reader.readexactly(size)
+        await reader.readexactly(2)
+        arrived = time.monotonic_ns()
+        while b"\n\n" in pending:
+            event, pending = pending.split(b"\n\n", 1)
+            events += 1
+            if event.startswith(b"data: {"):
+                sent = json.loads(event[6:])["t"]
+                phase.chunk_delays.append((arrived - sent) / 1e9)
+    await reader.readuntil(b"\r\n")
+    return events
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def spawn(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def run(seconds: float, concurrency: int, stream_concurrency: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-proxy-"))
+    upstream_port, port = free_port(), free_port()
+    upstream = spawn(
+        [sys.executable, __file__, "--serve-upstream", str(upstream_port)], workdir / "up.log"
+    )
+    database = f"sqlite:///{workdir / 'plaudit.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
+    env["PLAUDIT_PROXY_UPSTREAMS"] = f"bench=http://127.0.0.1:{upstream_port}/v1"
+    env["PLAUDIT_LOG_LEVEL"] = "warning"
+    token = create_token(database)
+    command = [str(plaudit_executable()), "serve", "--port", str(port), "--database-url", database]
+    began = time.monotonic()
+    server = spawn(command, workdir / "server.log", env)
+    try:
+        from ingest import Server  # type: ignore[import-not-found]
+
+        wait_ready(Server(server, port, workdir / "server.log"), began)
+        wait_port(upstream_port)
+        return run_async(_phases(upstream_port, port, token, seconds, concurrency,
+                                 stream_concurrency))  # fmt: skip
+    finally:
+        for process in (server, upstream):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+async def _phases(upstream_port: int, port: int, token: str, seconds: float, concurrency: int,
+                  stream_concurrency: int) -> dict[str, Any]:  # fmt: skip
+    auth = {"Authorization": "Bearer sk-provider-key", "Plaudit-Auth": f"Bearer {token}"}
+    direct, proxied = "/v1/chat/completions", "/proxy/bench/chat/completions"
+    await whole_phase(port, proxied, auth, min(1.0, seconds), 4)  # warm both up
+    phases = {
+        "whole_direct": await whole_phase(upstream_port, direct, auth, seconds, concurrency),
+        "whole_proxy": await whole_phase(port, proxied, auth, seconds, concurrency),
+        "stream_direct": await stream_phase(upstream_port, direct, auth, seconds,
+                                            stream_concurrency),
+        "stream_proxy": await stream_phase(port, proxied, auth, seconds, stream_concurrency),
+    }  # fmt: skip
+    report: dict[str, Any] = {name: phase.summary() for name, phase in phases.items()}
+    whole_d, whole_p = report["whole_direct"], report["whole_proxy"]
+    stream_d, stream_p = report["stream_direct"], report["stream_proxy"]
+    report["added"] = {
+        "p50_ms": whole_p["p50_ms"] - whole_d["p50_ms"],
+        "p99_ms": whole_p["p99_ms"] - whole_d["p99_ms"],
+        "chunk_p50_ms": stream_p["chunk_p50_ms"] - stream_d["chunk_p50_ms"],
+        "chunk_p99_ms": stream_p["chunk_p99_ms"] - stream_d["chunk_p99_ms"],
+    }
+    report["settings"] = {"seconds": seconds, "concurrency": concurrency,
+                          "stream_concurrency": stream_concurrency, "chunks": CHUNKS}  # fmt: skip
+    return report
+
+
+def show(report: dict[str, Any]) -> None:
+    settings = report["settings"]
+    print(f"proxy bench: {settings['seconds']:.0f} s per phase, {settings['concurrency']} "
+          f"concurrent calls (streams: {settings['stream_concurrency']})")  # fmt: skip
+    for name in ("whole_direct", "whole_proxy", "stream_direct", "stream_proxy"):
+        figures = "  ".join(f"{k}={v:,.2f}" for k, v in report[name].items())
+        print(f"  {name:<14} {figures}")
+    added = report["added"]
+    print(f"  added by the proxy: p50 {added['p50_ms']:.2f} ms (target ≤ 2), "
+          f"p99 {added['p99_ms']:.2f} ms (≤ 10), per streamed chunk p50 "
+          f"{added['chunk_p50_ms']:.2f} ms / p99 {added['chunk_p99_ms']:.2f} ms (≤ 1)")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--quick", action="store_true", help="2 s per phase (for tests)")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--stream-concurrency", type=int, default=10)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.serve_upstream:
+        serve_upstream(options.serve_upstream)
+        return 0
+    seconds = 2.0 if options.quick else options.seconds
+    report = run(seconds, options.concurrency, options.stream_concurrency)
+    if options.json:
+        print(json.dumps(report, indent=2))
+    else:
+        show(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
