@@ -64,12 +64,17 @@ def _messages(value: Any) -> Any:
 
 
 def default_input_output(attributes: dict[str, Any]) -> tuple[Any, Any]:
-    """A span's (input, output) as examples hold them: its messages in whichever convention its
-    instrumentation used (see `core.genai`), else `input.value` / `output.value` as they are."""
+    """A span's (input, output) as examples hold them: each side's messages in whichever
+    convention its instrumentation used (see `core.genai`), else that side's `input.value` /
+    `output.value` as it is."""
     said = span_messages(attributes)
-    if said.sources - {"input.value", "output.value"}:
-        return said.inputs or None, said.outputs or None
-    return _messages(attributes.get("input.value")), _messages(attributes.get("output.value"))
+    read_messages = bool(said.sources - {"input.value", "output.value"})
+    inputs = said.inputs if read_messages and said.inputs else None
+    outputs = said.outputs if read_messages and said.outputs else None
+    return (
+        inputs or _messages(attributes.get("input.value")),
+        outputs or _messages(attributes.get("output.value")),
+    )
 
 
 def _default_expected(feedback: list[dict[str, Any]]) -> Any:

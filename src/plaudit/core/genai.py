@@ -65,11 +65,14 @@ def message_text(message: Message) -> str:
 
 def span_messages(attributes: Mapping[str, Any]) -> SpanMessages:
     """The span's messages from whichever convention its attributes follow (module docstring)."""
-    if INPUT_MESSAGES in attributes or OUTPUT_MESSAGES in attributes:
+    present = frozenset(
+        key for key in (INPUT_MESSAGES, OUTPUT_MESSAGES) if attributes.get(key) is not None
+    )
+    if present:
         return SpanMessages(
             _semconv(attributes.get(INPUT_MESSAGES)),
             _semconv(attributes.get(OUTPUT_MESSAGES)),
-            frozenset({INPUT_MESSAGES, OUTPUT_MESSAGES} & set(attributes)),
+            present,
         )
     flattened = _flattened(attributes)
     if flattened.sources:
@@ -130,7 +133,7 @@ def _values(attributes: Mapping[str, Any]) -> SpanMessages:
     return SpanMessages(
         [] if inputs is None else [text_message("user", str(inputs))],
         [] if outputs is None else [text_message("assistant", str(outputs))],
-        frozenset({"input.value", "output.value"} & set(attributes)),
+        frozenset(k for k in ("input.value", "output.value") if attributes.get(k) is not None),
     )
 
 

@@ -75,6 +75,24 @@ def _page_of(item: type) -> Any:
     return msgspec.defstruct(f"PageOf{item.__name__}", fields)
 
 
+class DatasetOut(msgspec.Struct):
+    """A dataset: its newest version and number of examples."""
+
+    name: str
+    description: str | None
+    version: int
+    count: int
+    created_at: str
+
+
+class QueueOut(msgspec.Struct):
+    """An annotation queue with its progress (further fields as `GET` one queue shows)."""
+
+    name: str
+    feedback_names: list[str]
+    counts: dict[str, int]
+
+
 ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback", "post"): FeedbackResults,
     ("/v1/projects", "get"): _page_of(ProjectOut),
@@ -82,6 +100,8 @@ ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/traces", "get"): _page_of(TraceHit),
     ("/v1/feedback-configs", "get"): _page_of(FeedbackConfig),
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
+    ("/v1/datasets", "get"): _page_of(DatasetOut),
+    ("/v1/annotation-queues", "get"): _page_of(QueueOut),
 }
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -91,6 +111,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("/v1/tokens", "post"): TokenIn,
     ("/v1/projects", "post"): ProjectIn,
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
+    ("/v1/datasets", "get"): _page_of(DatasetOut),
+    ("/v1/annotation-queues", "get"): _page_of(QueueOut),
 }
 
 
