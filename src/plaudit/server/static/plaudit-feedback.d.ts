@@ -93,7 +93,7 @@ export interface ClientConfig {
     /** Events kept waiting at most (default 500); the oldest go to `onError` beyond it. */
     maxQueue?: number;
 }
-type Store = Pick<Storage, "getItem" | "setItem">;
+type Store = Pick<Storage, "getItem" | "setItem" | "removeItem" | "key" | "length">;
 /** Callbacks, and the browser parts the client uses (replaceable for tests and odd hosts). */
 export interface ClientOptions {
     onError?: (error: FeedbackError) => void;
