@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from plaudit.sdk import (
         AsyncClient,
         Client,
+        DeliveryFailed,
         Feedback,
+        FeedbackDropped,
+        FeedbackRejected,
+        PlauditSdkError,
+        Span,
+        SpanLinks,
         enrich_span,
         enrich_trace,
         feedback_token,
@@ -24,8 +30,10 @@ if TYPE_CHECKING:
         span,
     )
 
+# The same curated names as `plaudit.sdk.__all__`, plus the version (tests/test_public_api.py).
 __all__ = [
-    "AsyncClient", "Client", "Feedback", "__version__", "enrich_span", "enrich_trace",
+    "AsyncClient", "Client", "DeliveryFailed", "Feedback", "FeedbackDropped", "FeedbackRejected",
+    "PlauditSdkError", "Span", "SpanLinks", "__version__", "enrich_span", "enrich_trace",
     "feedback_token", "flush", "init", "send", "shutdown", "span",
 ]  # fmt: skip
 

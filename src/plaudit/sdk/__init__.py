@@ -17,7 +17,7 @@ from plaudit.sdk._safety import (
     FeedbackRejected,
     PlauditSdkError,
 )
-from plaudit.sdk.client import AsyncClient, Client, send
+from plaudit.sdk.client import AsyncClient, Client, SpanLinks, send
 from plaudit.sdk.feedback import Feedback
 from plaudit.sdk.tokens import feedback_token
 from plaudit.sdk.tracing import (
@@ -39,6 +39,7 @@ __all__ = [
     "FeedbackRejected",
     "PlauditSdkError",
     "Span",
+    "SpanLinks",
     "enrich_span",
     "enrich_trace",
     "feedback_token",
