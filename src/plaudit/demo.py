@@ -49,6 +49,7 @@ from plaudit.store.migrate import upgrade
 from plaudit.store.projects import pii_mode
 from plaudit.store.schema import feedback, from_micros, spans
 from plaudit.store.spans import StoreSpans
+from plaudit.store.writer import take_write_lock
 
 log = logging.getLogger(__name__)
 
@@ -924,6 +925,7 @@ def load_demo(database_url: str) -> DemoSummary:
         upgrade(engine)
         plan = _plan()
         with engine.begin() as connection:
+            take_write_lock(connection)
             anchor = _anchor(connection, plan)
             configs = _configs(connection)
             span_ops = [

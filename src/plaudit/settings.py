@@ -33,12 +33,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo: bool = False
     # Seconds a request waits for its write to commit before answering 503 (retry).
     write_timeout: float = 10.0
+    # Server processes on this machine (PostgreSQL only; see docs/deploy.md).
+    workers: int = 1
     # Browser tokens (pk_ and per-span pft_): requests per second sustained, and burst size,
     # per token and per client address; 0 turns a limit off.
     rate_limit_token_per_second: float = 1000.0
     rate_limit_token_burst: int = 2000
     rate_limit_ip_per_second: float = 20.0
     rate_limit_ip_burst: int = 200
+    # Addresses or networks of reverse proxies whose X-Forwarded-For names the client; none by
+    # default, so a client cannot pick its own address (and rate-limit bucket) with the header.
+    trusted_proxies: tuple[str, ...] = ()
     # Console sign-in: a password for project `default` (besides admin tokens), and the secret
     # session cookies are signed with (random per process when unset).
     console_password: str | None = None
@@ -54,18 +59,40 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         except ValueError:
             return False
 
+    @property
+    def on_sqlite(self) -> bool:
+        """Whether the database is a SQLite file."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0] == "sqlite"
+
     def problem(self) -> str | None:
         """Why these settings must not be used, or None."""
+        if self.workers < 1:
+            return "--workers must be 1 or more"
+        if self.workers > 1 and self.on_sqlite:
+            return (
+                "--workers needs PostgreSQL: a SQLite database is served by one process "
+                "(it is fast enough for one machine's ingest; see docs/deploy.md)"
+            )
         if self.dev and not self.loopback:
             return (
                 "--dev (no tokens) is only allowed on a loopback address such as 127.0.0.1; "
                 f"refusing to serve {self.host} without authentication"
             )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                return (
+                    f"PLAUDIT_TRUSTED_PROXIES: {proxy!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/8)"
+                )
         return None
 
 
 _TRUE: Final = {"1", "true", "yes", "on"}
-_RATE_FIELDS: Final = (
+_NUMBER_FIELDS: Final = (  # read as text, converted (and checked) by the Settings type
+    "write_timeout",
+    "workers",
     "rate_limit_token_per_second",
     "rate_limit_token_burst",
     "rate_limit_ip_per_second",
@@ -111,13 +138,12 @@ def _read(env: Mapping[str, str]) -> dict[str, object]:
         values["host"] = host
     if port := env.get("PLAUDIT_PORT"):
         values["port"] = port
-    if timeout := env.get("PLAUDIT_WRITE_TIMEOUT"):
-        values["write_timeout"] = timeout
     for flag in ("dev", "access_log", "demo"):
         if (text := env.get(f"PLAUDIT_{flag.upper()}")) is not None:
             values[flag] = text.strip().lower() in _TRUE
-    if origins := env.get("PLAUDIT_CORS_ORIGINS"):
-        values["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+    for name in ("cors_origins", "trusted_proxies"):
+        if listed := env.get(f"PLAUDIT_{name.upper()}"):
+            values[name] = tuple(item.strip() for item in listed.split(",") if item.strip())
     if level := env.get("PLAUDIT_LOG_LEVEL"):
         values["log_level"] = level
     if fmt := env.get("PLAUDIT_LOG_FORMAT"):
@@ -125,7 +151,7 @@ def _read(env: Mapping[str, str]) -> dict[str, object]:
     for name in ("console_password", "console_secret"):
         if secret := env.get(f"PLAUDIT_{name.upper()}"):
             values[name] = secret
-    for name in _RATE_FIELDS:
+    for name in _NUMBER_FIELDS:
         if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
             values[name] = number
     return values
@@ -151,3 +177,17 @@ def _check(values: dict[str, object], name: Callable[[str], str]) -> dict[str, o
             raise SettingsError(f"{name('port')} must be a port from 1 to 65535, not {port!r}")
         values["port"] = int(port)
     return values
+
+
+_WORKER_SETTINGS: Final = "PLAUDIT_WORKER_SETTINGS"
+"""How `plaudit serve --workers N` hands its settings to the worker processes it starts."""
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Put `settings` where `from_worker_environment` finds them in worker processes."""
+    os.environ[_WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
+
+
+def from_worker_environment() -> Settings:
+    """The settings `export_for_workers` left in this worker's environment."""
+    return msgspec.json.decode(os.environ[_WORKER_SETTINGS], type=Settings)

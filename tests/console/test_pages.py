@@ -6,6 +6,9 @@ import pytest
 
 from plaudit.console import explorer
 from plaudit.console.pages import (
+    ApiDocsPage,
+    ApiOperation,
+    ApiParameter,
     CapabilityRow,
     Chart,
     Chrome,
@@ -71,6 +74,27 @@ PAGES = {
         error=EVIL,
     ),
     "error.html": ErrorPage(404, EVIL),
+    "api_docs.html": ApiDocsPage(
+        EVIL,
+        EVIL,
+        EVIL,
+        [
+            (
+                EVIL,
+                [
+                    ApiOperation(
+                        "get",
+                        EVIL,
+                        EVIL,
+                        EVIL,
+                        [ApiParameter(EVIL, "query", True, EVIL)],
+                        EVIL,
+                        [("200", EVIL)],
+                    )
+                ],
+            )
+        ],
+    ),
 }
 
 

@@ -106,3 +106,23 @@ def test_claims_problem_says_what_is_not_allowed() -> None:
 def test_fill_from_claims_targets_the_tokens_span_and_user() -> None:
     item = fill_from_claims(claims(user_id="u-1"), {"name": "quality"})
     assert item == {"name": "quality", "trace_id": TRACE, "span_id": SPAN, "user_id": "u-1"}
+
+
+def test_null_targets_count_as_missing_and_other_targets_are_refused() -> None:
+    bound = claims()
+    victim = {"name": "quality", "span_id": None, "conversation_id": "victim"}
+    assert "conversation" in str(claims_problem(bound, victim))
+    assert "response_id" in str(claims_problem(bound, {"name": "q", "response_id": "chatcmpl-1"}))
+    nulls = {"name": "q", "span_id": None, "trace_id": None, "traceparent": None,
+             "conversation_id": None, "response_id": None, "user_id": None}  # fmt: skip
+    assert claims_problem(bound, nulls) is None
+    assert fill_from_claims(bound, nulls) == {"name": "q", "trace_id": TRACE, "span_id": SPAN}
+
+
+def test_a_token_naming_a_conversation_allows_and_fills_that_one(key: SigningKey) -> None:
+    token = mint(key.key_id, key.secret, claims(conversation_id="conv-1"))
+    bound = verify(token, lambda _: key, NOW)
+    assert bound.conversation_id == "conv-1"
+    assert claims_problem(bound, {"name": "q", "conversation_id": "conv-1"}) is None
+    assert "conv-1" in str(claims_problem(bound, {"name": "q", "conversation_id": "conv-2"}))
+    assert fill_from_claims(bound, {"name": "q"})["conversation_id"] == "conv-1"

@@ -49,6 +49,8 @@ FOUND = [
     (PHONE, "+447911123456"),
     (PHONE, "+49 30 901820"),
     (PHONE, "+33 1 42 68 53 00"),
+    (PHONE, "+33.6.12.34.56.78"),  # dotted groups of two are a phone number, not a version
+    (PHONE, "1.800.555.0199"),
     (CARD, "4111 1111 1111 1111"),
     (CARD, "4111-1111-1111-1111"),
     (CARD, "4111111111111111"),
@@ -173,6 +175,8 @@ NOT_PII = [
     "page 415-555 and room 2671",
     "-----\nA horizontal rule\n-----",
     "RFC 9110 §8.4.1.3 and pip install brotlicffi>=1.2.0.0 or foo==10.1.0.2",
+    "Chrome 132.0.5935.190 and Windows 10.0.19045.3693",  # 1-320-593-5190 to libphonenumber
+    "order #2356858515 and issue #4155552671",  # "#" numbers things
 ]
 
 
@@ -252,10 +256,18 @@ def test_iban_check(iban: str, valid: bool) -> None:
         "IBAN GB82WEST1234569876543",
         "IBAN NL06ABNA04171643001",
         "IBAN DE01004405320000000069",
+        "IBAN NL79 JXVE 5578 9399 44",  # its digits are a valid US phone number
+        "IBAN SE94 6775 5408 0550 1694 6643",  # its last 16 digits pass Luhn
     ],
 )
 def test_ibans_failing_their_check_are_not_flagged(text: str) -> None:
     assert find_pii(text) == []
+
+
+def test_numbers_next_to_a_mistyped_iban_are_still_found() -> None:
+    text = "IBAN NL79 JXVE 5578 9399 44, call 415-555-2671 or card 4111 1111 1111 1111"
+    found = [(f.type, text[f.start : f.end]) for f in find_pii(text)]
+    assert found == [(PHONE, "415-555-2671"), (CARD, "4111 1111 1111 1111")]
 
 
 def test_a_printed_iban_ends_before_a_short_word_after_it() -> None:

@@ -59,6 +59,28 @@ def test_without_a_key_the_server_mints_the_token(
     assert api.get(f"/v1/feedback/on-{unique}").json()["trace_id"] == span.links()["trace_id"]
 
 
+def test_the_token_names_the_conversation_of_its_links(
+    live_server: LiveServer, api: httpx.Client, unique: str, errors: Errors
+) -> None:
+    """The browser sends the links' conversation with the token: both ways of minting allow it,
+    and only it."""
+    key = signing_key(live_server.database_url)
+    offline = Client(live_server.url, signing_key=key, project="default", on_error=errors)
+    plaudit.init(url=live_server.url, token=live_server.admin_token, on_error=errors)
+    with plaudit.span("respond", conversation_id=f"conv-{unique}") as span:
+        links = span.links()
+        tokens = [offline.feedback_token(links, ttl=60), plaudit.feedback_token(links, ttl=60)]
+    for index, token in enumerate(tokens):
+        assert token is not None
+        event = {"id": f"c{index}-{unique}", "name": "copied", "conversation_id": f"conv-{unique}"}
+        assert browser_sends(live_server, token, event).status_code == 200
+        stored = api.get(f"/v1/feedback/c{index}-{unique}").json()
+        assert stored["conversation_id"] == f"conv-{unique}"
+        other = {"name": "copied", "conversation_id": "someone-else"}
+        assert browser_sends(live_server, token, other).status_code == 403
+    assert errors.items == []
+
+
 def test_the_async_client_asks_without_blocking_the_loop(live_server: LiveServer) -> None:
     links = {"trace_id": "7a" * 16, "span_id": "7b" * 8}
 

@@ -162,7 +162,9 @@ INVALID: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("a tag is a number", with_event(tags=["ok", 7]), "/tags/1", None),
     ("metadata is a list", with_event(metadata=[1, 2]), "/metadata", None),
     ("scores is a list", with_event(scores=[1]), "/scores", None),
-    ("a score is a string", with_event(scores={"relevance": "high"}), "/scores", None),
+    ("a score is a string", with_event(scores={"relevance": "high"}), "/scores/relevance", None),
+    ("a score is a bool", with_event(scores={"ok": 1, "a/b": True}), "/scores/a~1b", None),
+    ("a score is null", with_event(scores={"x": None}), "/scores/x", None),
     ("implicit is a string", with_event(implicit="yes"), "/implicit", None),
     ("comment is an object", with_event(comment={"text": "x"}), "/comment", None),
     ("user_id is a list", with_event(user_id=["u"]), "/user_id", None),
@@ -600,6 +602,20 @@ def test_bad_list_parameters_name_the_parameter(
 ) -> None:
     status = 400 if "limit" in params else 422
     problem(api.get("/v1/feedback", params=params), status, pointer)
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [(deep_arrays(100_000), None), (b'{"filters": ' + deep_arrays(5_000) + b"}", None),
+     (b'{"query": "count since 99999999999d"}', "/query"),
+     (b'{"query": "count until 9999999999999999999999999w"}', "/query"),
+     (b'{"metrics": ["count"], "since": "99999999999d"}', "/since"),
+     (b'{"metrics": ["count"], "until": "' + b"9" * 5000 + b'm"}', "/until")],
+    ids=["deep array", "deep filters", "huge since", "huge until", "huge /since", "5000 digits"],
+)  # fmt: skip
+def test_bad_queries_are_400_never_500(api: httpx.Client, body: bytes, pointer: str | None) -> None:
+    response = api.post("/v1/query", content=body, headers={"content-type": "application/json"})
+    problem(response, 400, pointer)
 
 
 def test_lists_error_shape_for_routes_and_methods(api: httpx.Client) -> None:

@@ -264,3 +264,12 @@ def test_every_kind_of_token_is_masked_in_logs(secret: str) -> None:
     masked = mask_secrets(f"token {secret} refused")
     assert secret not in masked and secret[4:12] not in masked
     assert masked.startswith("token ") and masked.endswith("**** refused")
+
+
+def test_several_workers_on_a_sqlite_file_are_refused_at_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    command = [sys.executable, "-m", "plaudit", "serve", "--workers", "2", "--database-url", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--workers needs PostgreSQL" in done.stderr
+    assert not (tmp_path / "one.db").exists()

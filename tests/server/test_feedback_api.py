@@ -136,3 +136,53 @@ def test_beacon_body_carries_its_token(live_server: LiveServer, unique: str) -> 
     with live_server.client() as api:
         stored = api.get(f"/v1/feedback/beacon-{unique}").json()
     assert stored["source"] == "end_user"  # browser tokens always write end-user feedback
+
+
+def _listed(api: httpx.Client, params: dict[str, str], accept: str | None = None) -> list[str]:
+    headers = {"accept": accept} if accept else {}
+    response = api.get("/v1/feedback", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    if accept == "application/x-ndjson":
+        return sorted(msgspec.json.decode(line)["id"] for line in response.text.splitlines())
+    return sorted(item["id"] for item in response.json()["items"])
+
+
+def test_list_takes_every_query_field_and_q(api: httpx.Client, unique: str) -> None:
+    name = f"f-{unique}"
+    events = [
+        {"id": f"f1-{unique}", "name": name, "trace_id": TRACE, "value": -1, "tags": ["esc"],
+         "metadata": {"plan": "pro", "seats": 3}, "scores": {"relevance": 0.2}},
+        {"id": f"f2-{unique}", "name": name, "trace_id": TRACE, "value": 1,
+         "metadata": {"plan": "free"}, "scores": {"relevance": 0.9}},
+        {"id": f"f3-{unique}", "name": name, "trace_id": TRACE, "value": "-1",
+         "implicit": True, "user_id": "123"},
+    ]  # fmt: skip
+    assert post(api, {"feedback": events}).status_code == 200
+    mine = {"name": name}
+    assert _listed(api, {**mine, "value": "-1"}) == [f"f1-{unique}"]  # the number, not the text
+    assert _listed(api, {**mine, "tags": "esc"}) == [f"f1-{unique}"]
+    assert _listed(api, {**mine, "metadata.plan": "free"}) == [f"f2-{unique}"]
+    assert _listed(api, {**mine, "metadata.seats": "3"}) == [f"f1-{unique}"]
+    assert _listed(api, {**mine, "scores.relevance": "0.9"}) == [f"f2-{unique}"]
+    assert _listed(api, {**mine, "implicit": "true"}) == [f"f3-{unique}"]
+    assert _listed(api, {**mine, "user_id": "123"}) == [f"f3-{unique}"]  # text stays text
+    assert _listed(api, {**mine, "q": 'value = "-1"'}) == [f"f3-{unique}"]
+    ranged = {**mine, "q": 'scores.relevance < 0.5 and metadata.plan = "pro"'}
+    assert _listed(api, ranged) == [f"f1-{unique}"]
+    assert _listed(api, ranged, "application/x-ndjson") == [f"f1-{unique}"]  # exports too
+    assert _listed(api, {**mine, "value": "7"}) == []
+
+
+def test_list_refuses_parameters_it_does_not_know(api: httpx.Client) -> None:
+    response = api.get("/v1/feedback", params={"valeu": "-1", "nmae": "x", "limit": "5"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert {e["pointer"] for e in problem["errors"]} == {"/valeu", "/nmae"}
+    assert "valeu" in problem["detail"] and "nmae" in problem["detail"]
+    for params in ({"implicit": "maybe"}, {"metadata": "x"}, {"value.a..b": "1"}):
+        refused = api.get("/v1/feedback", params=params)
+        assert refused.status_code == 422, (params, refused.text)
+        assert refused.json()["errors"][0]["pointer"] == f"/{next(iter(params))}"
+    malformed = api.get("/v1/feedback", params={"q": "value ="})
+    assert malformed.status_code == 400 and malformed.json()["errors"][0]["pointer"] == "/q"

@@ -98,6 +98,20 @@ def test_a_beacon_body_may_carry_the_feedback_token(
         ({"name": "stars", "value": 4}, "names"),
         ({"name": "quality", "value": 1, "user_id": "u-2"}, "user"),
         ({"feedback": [{"name": "quality"}, {"name": "quality", "span_id": "3" * 16}]}, "item 1"),
+        # present-but-null is missing: it neither escapes the binding nor opens another target
+        ({"name": "quality", "span_id": None, "conversation_id": "victim"}, "conversation"),
+        (
+            {
+                "name": "quality",
+                "span_id": None,
+                "trace_id": None,
+                "traceparent": None,
+                "conversation_id": "victim",
+            },
+            "conversation",
+        ),
+        ({"name": "quality", "response_id": "chatcmpl-victim"}, "response"),
+        ({"name": None, "value": 1}, "names"),
     ],
 )
 def test_feedback_outside_the_token_is_refused_403(
@@ -145,3 +159,31 @@ def test_a_feedback_token_opens_nothing_else(live_server: LiveServer, api: httpx
             method, f"{live_server.url}{path}", headers=headers, json={"trace_id": TRACE}
         )
         assert response.status_code == 401, (path, response.text)
+
+
+def test_null_targets_are_filled_from_the_token(
+    live_server: LiveServer, api: httpx.Client, unique: str
+) -> None:
+    token = mint_token(api, user_id="u-1")
+    event = {"id": f"null-{unique}", "name": "quality", "value": 1, "span_id": None,
+             "trace_id": None, "traceparent": None, "user_id": None,
+             "conversation_id": None}  # fmt: skip
+    response = post_with(live_server, token, event)
+    assert response.status_code == 200, response.text
+    stored = api.get(f"/v1/feedback/null-{unique}").json()
+    assert (stored["trace_id"], stored["span_id"], stored["user_id"]) == (TRACE, SPAN, "u-1")
+    assert stored["conversation_id"] is None
+
+
+def test_a_token_may_name_the_conversation_of_its_span(
+    live_server: LiveServer, api: httpx.Client, unique: str
+) -> None:
+    token = mint_token(api, conversation_id="conv-7")
+    mine = {"id": f"conv-{unique}", "name": "quality", "value": 1, "conversation_id": "conv-7"}
+    assert post_with(live_server, token, mine).json()["results"][0]["status"] == "created"
+    filled = {"id": f"conv2-{unique}", "name": "quality", "value": 1}
+    assert post_with(live_server, token, filled).status_code == 200
+    assert api.get(f"/v1/feedback/conv2-{unique}").json()["conversation_id"] == "conv-7"
+    other = {"name": "quality", "value": 1, "conversation_id": "conv-8"}
+    refused = post_with(live_server, token, other)
+    assert refused.status_code == 403 and "conversation" in problem(refused)

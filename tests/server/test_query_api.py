@@ -156,3 +156,25 @@ def test_streaming_export(client: httpx.Client, loaded: None) -> None:
         ("q5", "4", 'good, "quoted"'),
         ("q6", "2", ""),
     ]
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_export_neutralises_formulas(client: httpx.Client) -> None:
+    """A spreadsheet must not run what a user typed: formula-like text gets a leading `'`."""
+    events = [
+        {"id": f"f{i}", "trace_id": TRACES[0], "name": "formula", "value": text,
+         "comment": text, "user_id": text, "tags": [text], "timestamp": "2026-04-01T00:00:00Z"}
+        for i, text in enumerate(FORMULAS)
+    ] + [{"id": "fn", "trace_id": TRACES[0], "name": "formula", "kind": "number", "value": -1.5,
+          "scores": {"s": -2}, "timestamp": "2026-04-01T00:00:01Z"}]  # fmt: skip
+    assert client.post("/v1/feedback", json={"feedback": events}).status_code == 200
+    table = _exported(client, "/v1/feedback", "text/csv", {"name": "formula"})
+    rows = list(csv.DictReader(io.StringIO(table.text, newline="")))
+    texts = {r["id"]: r for r in rows}
+    for i, text in enumerate(FORMULAS):
+        row = texts[f"f{i}"]
+        assert (row["value"], row["comment"], row["user_id"]) == ("'" + text,) * 3
+    assert texts["fn"]["value"] == "-1.5"  # a number stays a number
+    assert texts["fn"]["scores"] == '{"s":-2.0}'

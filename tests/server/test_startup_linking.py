@@ -1,5 +1,5 @@
 """Start-up linking: feedback still `pending` when the server starts is linked to whatever target
-(span, trace or conversation) is stored by then, on both stores.
+(span, provider response id, trace or conversation) is stored by then, on both stores.
 
 A span can reach the database without linking the feedback that waits for it: on PostgreSQL, two
 servers' transactions overlap and neither sees the other's row. The test plays that part by
@@ -34,13 +34,14 @@ def serving(database_url: str, token: str) -> Iterator[httpx.Client]:
         thread.join(timeout=30)
 
 
-def span_row(trace_id: str, span_id: str, conversation_id: str | None) -> dict[str, Any]:
+def span_row(trace_id: str, span_id: str, conversation_id: str, response_id: str) -> dict[str, Any]:
     return {
         "project": "default", "trace_id": trace_id, "span_id": span_id, "parent_span_id": None,
         "name": "chat", "kind": "internal", "start_time_ns": 1, "end_time_ns": 2,
         "status_code": "unset", "status_message": "", "attributes": {}, "events": [],
         "links": [], "resource": {}, "scope": {}, "capability": "support", "step": "respond",
         "conversation_id": conversation_id, "user_id": None, "received_at": datetime.now(UTC),
+        "response_id": response_id,
     }  # fmt: skip
 
 
@@ -61,12 +62,14 @@ def test_start_links_pending_feedback_about_spans_traces_and_conversations(
     token = make_tokens(database_url)[0]
     # One trace per target, so no event is linked only because another names the same trace.
     targets = {
-        kind: (secrets.token_hex(16), secrets.token_hex(8), secrets.token_hex(6))
-        for kind in ("span", "trace", "conversation")
-    }
+        kind: (secrets.token_hex(16), secrets.token_hex(8), secrets.token_hex(6),
+               f"chatcmpl-{secrets.token_hex(6)}")
+        for kind in ("span", "response", "trace", "conversation")
+    }  # fmt: skip
     ids = {kind: f"{kind}-{secrets.token_hex(4)}" for kind in targets}
     events = [
         {"id": ids["span"], "name": "q", "span_id": targets["span"][1], "value": 1},
+        {"id": ids["response"], "name": "q", "response_id": targets["response"][3], "value": 1},
         {"id": ids["trace"], "name": "q", "trace_id": targets["trace"][0], "value": 1},
         {"id": ids["conversation"], "name": "q", "conversation_id": targets["conversation"][2],
          "value": 1},
@@ -83,3 +86,5 @@ def test_start_links_pending_feedback_about_spans_traces_and_conversations(
         assert (by_span["trace_id"], by_span["capability"], by_span["step"]) == (
             targets["span"][0], "support", "respond",
         ), "what the span knows is filled in, as when the span arrives while serving"  # fmt: skip
+        by_response = client.get(f"/v1/feedback/{ids['response']}").json()
+        assert (by_response["trace_id"], by_response["span_id"]) == targets["response"][:2]

@@ -1,5 +1,7 @@
 """Stream feedback out as NDJSON, CSV, or OpenTelemetry `gen_ai.evaluation.result` events.
 
+CSV text cells that a spreadsheet would run as a formula are neutralised (`neutralised`).
+
 Events are read in keyset pages of `PAGE` rows, oldest first, and each page is encoded and
 handed on before the next is read: memory stays constant whatever the number of events.
 """
@@ -119,11 +121,22 @@ class Encoder:
         return b"".join(_csv_line([_cell(e.get(c)) for c in CSV_COLUMNS]) for e in events)
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection), and tab or
+# CR can hide such a start. Text from users that begins with one gets a leading `'`, which
+# spreadsheets show as text and do not display. Numbers are encoded by us and stay numbers.
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(text: str) -> str:
+    """`text` safe to open in a spreadsheet: a formula-like start is prefixed with `'`."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return neutralised(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return _encode.encode(value).decode()

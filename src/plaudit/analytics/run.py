@@ -3,12 +3,19 @@
 The answer is `{"columns": [{"name", "type"}], "rows": [[…]]}`: group columns first (in the
 order of `by`), then metrics (as written). Rows are sorted by their group values unless the
 query orders them by a column.
+
+An answer holds at most `max_groups` groups (`query_groups`, 10,000 by default); past that the
+query is refused (`QueryTooLarge`) rather than cut short, because a truncated answer would be
+wrong for `order by … limit`. The time limit covers both the database's statements and the
+Python that reads their rows (`Budget`).
 """
 
+import time
 from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
@@ -20,6 +27,7 @@ from plaudit.analytics.metrics import (
     per_span_values,
     sorted_distribution,
 )
+from plaudit.core.limits import MAX_QUERY_GROUPS
 from plaudit.core.query.fields import Field, FieldKind
 from plaudit.core.query.model import (
     PERCENTILES,
@@ -31,15 +39,58 @@ from plaudit.core.query.model import (
     QueryError,
 )
 from plaudit.core.query.values import GroupKey, value_order
+from plaudit.errors import PlauditError
 from plaudit.store.rollup import RollupPlan
 from plaudit.store.schema import feedback, from_micros, to_micros
 from plaudit.store.sql_aggregate import AggregatePlan, Window
-from plaudit.store.sql_query import Offsets, event_micros, time_limit
+from plaudit.store.sql_query import Offsets, QueryTimeout, event_micros, time_limit
 
+Row = TypeVar("Row")
 DEFAULT_TIME_LIMIT: Final = 10.0
+# Rows read between two looks at the clock: cheap enough not to show, often enough to stop
+# within milliseconds of the deadline.
+ROWS_PER_CLOCK_CHECK: Final = 256
 INTEGER_METRICS: Final = frozenset(
     {MetricFn.COUNT, MetricFn.COUNT_DISTINCT, MetricFn.UP, MetricFn.DOWN}
 )
+
+
+class QueryTooLarge(PlauditError):
+    """A query's answer would hold more groups than an answer may."""
+
+    status, slug, title = 422, "query-too-large", "Query answer too large"
+
+
+class Budget:
+    """A query's limits as Python reads its rows: a deadline and a number of groups.
+
+    The database's own limit (`time_limit`) stops only its statements; reducing millions of rows
+    to percentiles or per-span values happens here, and is bounded by the same deadline.
+    """
+
+    def __init__(self, seconds: float, max_groups: int | None = MAX_QUERY_GROUPS) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.max_groups = max_groups
+
+    def rows(self, rows: Iterable[Row]) -> Iterator[Row]:
+        """`rows`, raising QueryTimeout once the deadline has passed."""
+        for count, row in enumerate(rows):
+            if count % ROWS_PER_CLOCK_CHECK == 0 and time.monotonic() > self.deadline:
+                raise QueryTimeout(
+                    f"the query ran longer than {self.seconds:g} s and was stopped; narrow it "
+                    "with since/until or filters, or group by fewer fields"
+                )
+            yield row
+
+    def check_groups(self, count: int) -> None:
+        """Raise QueryTooLarge if an answer of `count` groups is past the limit."""
+        if self.max_groups is not None and count > self.max_groups:
+            raise QueryTooLarge(
+                f"the answer has more than {self.max_groups:,} groups; group by fewer or coarser "
+                "fields, or narrow it with since/until or filters",
+                limit="query_groups",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +124,15 @@ def run_query(
     now: datetime | None = None,
     seconds: float = DEFAULT_TIME_LIMIT,
     use_rollup: bool = True,
+    max_groups: int | None = MAX_QUERY_GROUPS,
 ) -> Answer:
-    """Answer `query` over `project`'s events; QueryTimeout past `seconds`.
+    """Answer `query` over `project`'s events; QueryTimeout past `seconds`, QueryTooLarge past
+    `max_groups` groups (None: no limit, for queries the server itself writes).
 
     Queries the per-day rollup can answer read it (see `store.rollup`); `use_rollup=False` reads
     the events whatever the query, which tests use to compare the two.
     """
+    budget = Budget(seconds, max_groups)
     now = now or datetime.now(UTC)
     window = Window(
         to_micros(query.since.at(now) if not isinstance(query.since, datetime) else query.since)
@@ -94,11 +148,12 @@ def run_query(
         rollup = RollupPlan.of(query, project, dialect, window, offsets) if use_rollup else None
         summed = rollup.answer(connection) if rollup is not None else None
         if summed is not None:
+            budget.check_groups(len(summed))
             values = _metrics(query, summed)
-        elif query.per is Per.SPAN:
-            values = _per_span(connection, AggregatePlan(query, project, dialect, window, offsets))
         else:
-            values = _per_event(connection, AggregatePlan(query, project, dialect, window, offsets))
+            plan = AggregatePlan(query, project, dialect, window, offsets)
+            per = _per_span if query.per is Per.SPAN else _per_event
+            values = per(connection, plan, budget)
     rows = [
         [*(_show(g, v, query.tz) for g, v in zip(query.group_by, key, strict=True)),
          *(metrics[m.label] for m in query.metrics)]
@@ -108,15 +163,17 @@ def run_query(
 
 
 def _per_event(
-    connection: Connection, plan: AggregatePlan
+    connection: Connection, plan: AggregatePlan, budget: Budget
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     statement, names = plan.aggregate()
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in connection.execute(statement):
+    for row in budget.rows(connection.execute(statement)):
         key, at = plan.decode_groups(row)
         groups[key] = dict(zip(names, row[at:], strict=True))
-    _add_percentiles(connection, plan, groups)
-    _add_distributions(connection, plan, groups)
+        budget.check_groups(len(groups))
+    _add_percentiles(connection, plan, groups, budget)
+    _add_distributions(connection, plan, groups, budget)
+    budget.check_groups(len(groups))
     return _metrics(plan.query, groups)
 
 
@@ -145,7 +202,10 @@ def _metric_value(fn: MetricFn, label: str, raw: dict[str, Any]) -> Any:
 
 
 def _add_percentiles(
-    connection: Connection, plan: AggregatePlan, groups: dict[tuple[Any, ...], dict[str, Any]]
+    connection: Connection,
+    plan: AggregatePlan,
+    groups: dict[tuple[Any, ...], dict[str, Any]],
+    budget: Budget,
 ) -> None:
     by_target: dict[Field, list[tuple[str, int]]] = {}
     for metric in plan.query.metrics:
@@ -156,10 +216,11 @@ def _add_percentiles(
         # Rows are keyed by their raw group columns, decoded once per distinct key (two raw keys
         # may decode to one group: the JSON numbers 1 and 1.0).
         by_raw_key: dict[tuple[Any, ...], array[float]] = {}
-        for row in connection.execute(plan.numbers(target)):
+        for row in budget.rows(connection.execute(plan.numbers(target))):
             raw_key = tuple(row[:width])
             if (values := by_raw_key.get(raw_key)) is None:
                 values = by_raw_key[raw_key] = array("d")
+                budget.check_groups(len(by_raw_key))
             values.append(row[width])
         numbers: dict[tuple[Any, ...], array[float]] = {}
         for raw_key, values in by_raw_key.items():
@@ -172,13 +233,16 @@ def _add_percentiles(
 
 
 def _add_distributions(
-    connection: Connection, plan: AggregatePlan, groups: dict[tuple[Any, ...], dict[str, Any]]
+    connection: Connection,
+    plan: AggregatePlan,
+    groups: dict[tuple[Any, ...], dict[str, Any]],
+    budget: Budget,
 ) -> None:
     for metric in plan.query.metrics:
         if metric.fn is not MetricFn.DISTRIBUTION:
             continue
         values = plan.distributions[metric.target.name]
-        for row in connection.execute(plan.distribution(metric.target.name)):
+        for row in budget.rows(connection.execute(plan.distribution(metric.target.name))):
             key, at = plan.decode_groups(row)
             value = values.decode(row[at : at + values.width])
             if value is not None:
@@ -186,14 +250,16 @@ def _add_distributions(
                 counts[GroupKey((value,))] = row[-1]
 
 
-def _per_span(connection: Connection, plan: AggregatePlan) -> dict[tuple[Any, ...], dict[str, Any]]:
+def _per_span(
+    connection: Connection, plan: AggregatePlan, budget: Budget
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     labels = [label for label, _ in plan.inputs.values()]
     input_of = {key: label for key, (label, _) in plan.inputs.items()}
     texts = {label for (role, _), label in input_of.items() if role == "text"}
     groups: dict[tuple[Any, ...], SpanGroup] = {}
     if not plan.query.group_by:
         groups[GroupKey()] = SpanGroup()
-    for row in connection.execute(plan.latest()):
+    for row in budget.rows(connection.execute(plan.latest())):
         key, at = plan.decode_groups(row)
         inputs = dict(zip(labels, row[at : at + len(labels)], strict=True))
         at += len(labels)
@@ -201,7 +267,9 @@ def _per_span(connection: Connection, plan: AggregatePlan) -> dict[tuple[Any, ..
         for name, values in plan.distributions.items():
             names[name] = values.decode(row[at : at + values.width])
             at += values.width
-        group = groups.setdefault(key, SpanGroup())
+        if (group := groups.get(key)) is None:
+            group = groups[key] = SpanGroup()
+            budget.check_groups(len(groups))
         for label in texts:
             if (text := inputs.pop(label)) is not None:
                 group.distinct[label].add(text)

@@ -24,6 +24,7 @@ from plaudit.store.feedback import StoreFeedback, row_to_event
 from plaudit.store.projects import pii_mode
 from plaudit.store.schema import to_micros
 from plaudit.store.sql_aggregate import Window
+from plaudit.store.writer import take_write_lock
 
 app = typer.Typer(help="Feedback events: send, list, export.", no_args_is_help=True)
 
@@ -198,6 +199,7 @@ def send(
     engine = open_engine(database_url)
     try:
         with engine.begin() as connection:
+            take_write_lock(connection)
             record = StoreFeedback(project, events, now, "cli", pii=pii_mode(connection, project))
             statuses = record.apply(connection)
     finally:

@@ -1,15 +1,17 @@
 """`plaudit serve` and `plaudit demo`: run the server."""
 
+import secrets
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from plaudit.cli.db import DatabaseUrl
 from plaudit.cli.output import fail
-from plaudit.settings import Settings, from_environment
+from plaudit.settings import Settings, export_for_workers, from_environment
 
 Host = Annotated[
     str | None,
@@ -43,6 +45,14 @@ ChatPort = Annotated[
         show_default=False,
     ),
 ]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        help="Server processes on this machine; more than 1 needs PostgreSQL "
+        "[env: PLAUDIT_WORKERS; default 1]",
+        show_default=False,
+    ),
+]
 AccessLog = Annotated[
     bool, typer.Option("--access-log", help="Log every request (costs throughput).")
 ]
@@ -63,7 +73,7 @@ def run(settings: Settings) -> None:
     from plaudit.server.logs import configure
     from plaudit.store.database import DatabaseInUse, ServerClaim
 
-    configure(settings.log_level, settings.log_format)
+    configure(settings.log_level, settings.log_format, settings.access_log)
     try:
         claim = ServerClaim(settings.database_url)  # before the demo load writes to the file
     except DatabaseInUse as error:
@@ -83,17 +93,45 @@ def run(settings: Settings) -> None:
         err=True,
         fg=typer.colors.GREEN,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=settings.access_log,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
-    )
+    app: Any = create_app(settings)
+    if settings.workers > 1:
+        app = "plaudit.server.app:worker_app"
+        export_for_workers(_shared_console_secret(settings))
+    uvicorn.run(app, **uvicorn_options(settings))
     claim.release()
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves `settings` (tests start their servers with the same options).
+
+    uvicorn believes `X-Forwarded-For` from 127.0.0.1 unless told otherwise (and reads
+    `FORWARDED_ALLOW_IPS` when not given a list), so any local process or a same-host proxy that
+    passes the header through let clients choose their own address. Here only the operator's
+    trusted proxies are believed, and with none, proxy headers are off.
+    """
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": settings.access_log,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+        "workers": settings.workers,
+        "factory": settings.workers > 1,
+        # A worker answers its health check once started; several migrating on 2 cores take a
+        # while (they wait for one another's migration lock).
+        "timeout_worker_healthcheck": 60,
+    }
+
+
+def _shared_console_secret(settings: Settings) -> Settings:
+    """Workers must sign console sessions alike: one random secret for all when none is set."""
+    if settings.console_secret is not None:
+        return settings
+    return msgspec.structs.replace(settings, console_secret=secrets.token_urlsafe(32))
 
 
 def serve(
@@ -107,12 +145,13 @@ def serve(
     log_level: LogLevel = None,
     log_format: LogFormat = None,
     access_log: AccessLog = False,
+    workers: Workers = None,
 ) -> None:
     """Run the Plaudit server (migrates the database first)."""
     run(
         _settings(
             host=host, port=port, database_url=database_url, dev=dev, demo=demo,
-            log_level=log_level, log_format=log_format, access_log=access_log,
+            log_level=log_level, log_format=log_format, access_log=access_log, workers=workers,
         )
     )  # fmt: skip
 

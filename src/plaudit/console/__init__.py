@@ -1,8 +1,8 @@
 """The web console (DESIGN §10): server-rendered pages, Jinja2 + htmx + uPlot, no build step.
 
 `console_routes()` gives the server what to register: one `Router` holding the pages, with its
-own handlers for "not signed in" (→ /login) and "CSRF token missing" (→ 403), and the router of
-the vendored static files.
+own handlers for "not signed in" (→ /login) and "CSRF token missing" (→ 403) and a guard that
+checks the session of every page (`load_session`), and the router of the vendored static files.
 """
 
 from pathlib import Path
@@ -18,6 +18,7 @@ from plaudit.console.pages import Chrome, ErrorPage
 from plaudit.console.render import STATIC_PREFIX, page, started
 from plaudit.console.session import CsrfRefused, NotSignedIn
 from plaudit.console.views import feedback, login, overview, query, settings, trace
+from plaudit.console.views.common import load_session
 
 STATIC: Final = Path(__file__).parent / "static"
 
@@ -57,6 +58,7 @@ def console_routes() -> list[ControllerRouterHandler]:
         path="/",
         route_handlers=PAGES,
         exception_handlers={NotSignedIn: _to_login, CsrfRefused: _refused},
+        guards=[load_session],
         include_in_schema=False,
     )
     static = create_static_files_router(

@@ -249,3 +249,41 @@ class ErrorPage:
 
     status: int
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiParameter:
+    """One parameter of an API operation."""
+
+    name: str
+    where: str
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiOperation:
+    """One method on one path, as the OpenAPI document describes it."""
+
+    method: str
+    path: str
+    summary: str
+    description: str
+    parameters: list[ApiParameter]
+    body: str
+    responses: list[tuple[str, str]]
+
+    @property
+    def anchor(self) -> str:
+        """A fragment id for links to this operation."""
+        return f"{self.method}-{self.path}".replace("/", "-").replace("{", "").replace("}", "")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDocsPage:
+    """`/docs`: the API reference, rendered here from the OpenAPI document, grouped by tag."""
+
+    title: str
+    version: str
+    description: str
+    groups: list[tuple[str, list[ApiOperation]]]

@@ -1,9 +1,12 @@
 """Console sign-in: an admin token or the configured password opens a signed cookie session.
 
-The cookie holds `{project, sid, exp}` and an HMAC-SHA256 of it; nothing is stored server-side,
-so signing out is done by dropping the cookie and sessions end when they expire. Every form that
-changes state carries a CSRF token derived from the session id with the same key, so another site
-can neither read it nor forge it; a post without the right one is refused.
+The cookie holds `{project, sid, exp, pwd}` and an HMAC-SHA256 of it. The signature proves the
+cookie was made here; whether the session is still live (not signed out, its token not revoked)
+is kept in the database and checked on every signed-in request (see `views/common.py`). A session
+opened with the password also carries a keyed fingerprint of that password, so it ends when the
+password is changed or removed. Every form that changes state carries a CSRF token derived from
+the session id with the same key, so another site can neither read it nor forge it; a post
+without the right one is refused.
 
 The key is `PLAUDIT_CONSOLE_SECRET` when set (needed for several workers, or for sessions that
 survive a restart); otherwise a random key made when the process starts.
@@ -28,6 +31,7 @@ LOGIN_COOKIE: Final = "plaudit_login"
 SESSION_SECONDS: Final = 12 * 3600
 CSRF_FIELD: Final = "csrf"
 CSRF_HEADER: Final = "x-csrf-token"
+DEV_SID: Final = "dev"
 
 _PROCESS_KEY: Final = secrets.token_bytes(32)
 
@@ -44,6 +48,7 @@ class _Claims(msgspec.Struct, frozen=True):
     project: str
     sid: str
     exp: int
+    pwd: str = ""  # fingerprint of the password that signed in; "" for an admin token
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,15 @@ class Session:
     project: str
     sid: str
     csrf: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session just signed in: the cookie value, its id and when it expires."""
+
+    cookie: str
+    sid: str
+    expires: int
 
 
 def _key(settings: Settings) -> bytes:
@@ -74,11 +88,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def new_cookie(settings: Settings, project: str) -> str:
-    """A fresh signed session cookie value for `project`."""
-    claims = _Claims(project, secrets.token_hex(16), int(time.time()) + SESSION_SECONDS)
+def _password_mark(settings: Settings) -> str:
+    """A keyed fingerprint of the configured password ("" when none): never the password."""
+    password = settings.console_password
+    return "" if password is None else _mac(settings, "password", password)[:32]
+
+
+def new_cookie(settings: Settings, project: str, by_password: bool = False) -> NewSession:
+    """A fresh signed session for `project` (opened with the password when `by_password`)."""
+    mark = _password_mark(settings) if by_password else ""
+    claims = _Claims(project, secrets.token_hex(16), int(time.time()) + SESSION_SECONDS, mark)
     body = _b64(msgspec.json.encode(claims))
-    return f"{body}.{_mac(settings, 'session', body)}"
+    return NewSession(f"{body}.{_mac(settings, 'session', body)}", claims.sid, claims.exp)
 
 
 def read_cookie(settings: Settings, value: str | None) -> Session | None:
@@ -94,23 +115,14 @@ def read_cookie(settings: Settings, value: str | None) -> Session | None:
         return None
     if claims.exp < time.time():
         return None
+    if claims.pwd and not hmac.compare_digest(claims.pwd, _password_mark(settings)):
+        return None  # the password that opened it was changed or removed
     return Session(claims.project, claims.sid, _mac(settings, "csrf", claims.sid)[:40])
 
 
-def current(request: Request[Any, Any, Any], settings: Settings) -> Session | None:
-    """The request's session; in --dev mode (loopback only) everyone is signed in."""
-    session = read_cookie(settings, request.cookies.get(SESSION_COOKIE))
-    if session is None and settings.dev:
-        session = Session("default", "dev", _mac(settings, "csrf", "dev")[:40])
-    return session
-
-
-def require(request: Request[Any, Any, Any], settings: Settings) -> Session:
-    """The session, or NotSignedIn."""
-    session = current(request, settings)
-    if session is None:
-        raise NotSignedIn
-    return session
+def dev_session(settings: Settings) -> Session:
+    """The stand-in session of --dev mode (loopback only), where everyone is signed in."""
+    return Session("default", DEV_SID, _mac(settings, "csrf", DEV_SID)[:40])
 
 
 def login_csrf(settings: Settings, nonce: str) -> str:

@@ -17,6 +17,9 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
+# An admin of this project administers the server: it lists and creates every project. It is the
+# project the console password, development mode and the demo use (docs/api-conventions.md).
+SERVER_PROJECT: Final = "default"
 BROWSER_PREFIX: Final = "pk_"
 SECRET_PREFIX: Final = "sk_"  # noqa: S105 - a prefix, not a secret
 
@@ -33,6 +36,11 @@ class Principal(msgspec.Struct, frozen=True):
     def browser_safe(self) -> bool:
         """Only `feedback:write`: may create and revise end-user feedback, nothing else."""
         return self.scopes == {Scope.FEEDBACK_WRITE}
+
+    @property
+    def server_admin(self) -> bool:
+        """An admin of the server-wide project: may see and create every project."""
+        return Scope.ADMIN in self.scopes and self.project == SERVER_PROJECT
 
     def allows(self, scope: Scope) -> bool:
         """Whether this principal holds `scope` (admin holds every scope)."""

@@ -67,6 +67,9 @@ class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
         Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_CONVERSATION_ID_CHARS)]
         | None
     ) = None
+    response_id: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_RESPONSE_ID_CHARS)] | None
+    ) = None
     capability: ShortText | None = None
     step: ShortText | None = None
     kind: Kind | None = None
@@ -115,6 +118,8 @@ class FeedbackEvent(msgspec.Struct, frozen=True, kw_only=True):
     timestamp: datetime
     content_hash: str
     id_was_given: bool
+    response_id: str | None = None
+    """The provider's response id (`gen_ai.response.id`): the span carrying it is the target."""
 
 
 THUMB_WORDS: Final[dict[str, int]] = {"up": 1, "down": -1}

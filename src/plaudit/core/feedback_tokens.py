@@ -2,8 +2,9 @@
 
 A token is `pft_<payload>.<signature>`, both base64url without padding. The payload is compact
 JSON naming the signing key (`k`), project (`p`), trace (`t`), span (`s`), optional feedback names
-(`n`) and user (`u`), and the expiry in Unix milliseconds (`e`, so expiry is exact to well within
-a second). The signature is HMAC-SHA256 over `pft_<payload>` with the project's signing key.
+(`n`), user (`u`) and conversation (`c`), and the expiry in Unix milliseconds (`e`, so expiry is
+exact to well within a second). The signature is HMAC-SHA256 over `pft_<payload>` with the
+project's signing key.
 
 Stdlib only: the SDK mints tokens offline with this module, and the server verifies them with it.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
+from plaudit.core import limits
 from plaudit.core.ids import is_span_id, is_trace_id, parse_traceparent
 
 TOKEN_PREFIX: Final = "pft_"  # noqa: S105 - a prefix, not a secret
@@ -28,6 +30,10 @@ MIN_TTL_SECONDS: Final = 1
 MAX_TTL_SECONDS: Final = 30 * 24 * 3600
 MAX_TOKEN_CHARS: Final = 4096
 MAX_NAMES: Final = 64
+MAX_CONVERSATION_CHARS: Final = limits.MAX_CONVERSATION_ID_CHARS
+# Item fields that say what the feedback is about. A per-span token names its trace and span (and
+# maybe a conversation); feedback may not point anywhere else through any of these.
+TARGET_FIELDS: Final = ("trace_id", "span_id", "traceparent", "conversation_id", "response_id")
 
 
 class FeedbackTokenError(ValueError):
@@ -65,6 +71,7 @@ class FeedbackTokenClaims:
     names: list[str] | None = None
     user_id: str | None = None
     key_id: str = ""
+    conversation_id: str | None = None
 
 
 def new_claims(
@@ -76,6 +83,7 @@ def new_claims(
     names: list[str] | None = None,
     user_id: str | None = None,
     now: datetime | None = None,
+    conversation_id: str | None = None,
 ) -> FeedbackTokenClaims:
     """Claims for a new token; raises ValueError naming the bad argument."""
     trace_id, span_id = trace_id.lower(), span_id.lower()
@@ -89,7 +97,10 @@ def new_claims(
         len(names) > MAX_NAMES or not all(isinstance(n, str) and n for n in names)
     ):
         raise ValueError(f"names must be at most {MAX_NAMES} non-empty strings")
-    if any("\x00" in text for text in (project, user_id or "", *(names or []))):
+    if conversation_id is not None and not 0 < len(conversation_id) <= MAX_CONVERSATION_CHARS:
+        raise ValueError(f"conversation_id must be 1 to {MAX_CONVERSATION_CHARS} characters")
+    texts = (project, user_id or "", conversation_id or "", *(names or []))
+    if any("\x00" in text for text in texts):
         raise ValueError("strings must not contain NUL characters")
     start = now or datetime.now(UTC)
     expires = start + timedelta(seconds=ttl_seconds)
@@ -100,6 +111,7 @@ def new_claims(
         expires_at=_to_millis_precision(expires),
         names=list(names) if names is not None else None,
         user_id=user_id,
+        conversation_id=conversation_id,
     )
 
 
@@ -140,6 +152,8 @@ def mint(key_id: str, key: bytes, claims: FeedbackTokenClaims) -> str:
         payload["n"] = claims.names
     if claims.user_id is not None:
         payload["u"] = claims.user_id
+    if claims.conversation_id is not None:
+        payload["c"] = claims.conversation_id
     body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
     signed = TOKEN_PREFIX + body
     return f"{signed}.{_signature(key, signed)}"
@@ -177,6 +191,7 @@ def _claims_of(payload: dict[str, Any]) -> FeedbackTokenClaims:
         project, trace_id, span_id = payload["p"], payload["t"], payload["s"]
         expires = payload["e"]
         names, user_id = payload.get("n"), payload.get("u")
+        conversation_id = payload.get("c")
         if not (
             isinstance(project, str) and isinstance(trace_id, str) and isinstance(span_id, str)
         ):
@@ -187,15 +202,16 @@ def _claims_of(payload: dict[str, Any]) -> FeedbackTokenClaims:
             isinstance(names, list) and all(isinstance(n, str) for n in names)
         ):
             raise TypeError
-        if user_id is not None and not isinstance(user_id, str):
+        if not all(v is None or isinstance(v, str) for v in (user_id, conversation_id)):
             raise TypeError
     except (KeyError, TypeError):
         raise MalformedToken(
             "the feedback token's payload lacks a field or has a wrong type"
         ) from None
     return FeedbackTokenClaims(
-        project, trace_id, span_id, _from_millis(expires), names, user_id, payload["k"]
-    )
+        project, trace_id, span_id, _from_millis(expires), names, user_id, payload["k"],
+        conversation_id,
+    )  # fmt: skip
 
 
 def verify(
@@ -232,20 +248,28 @@ def _item_target(item: Mapping[str, Any]) -> tuple[Any, Any]:
     return trace_id, span_id
 
 
+def _present(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `item` that hold a value: an explicit `null` counts as missing.
+
+    Otherwise `"span_id": null` would skip the span check here and keep the token's span from
+    being filled in, leaving the item free to target something else.
+    """
+    return {key: value for key, value in item.items() if value is not None}
+
+
 def claims_problem(claims: FeedbackTokenClaims, item: Mapping[str, Any]) -> str | None:
     """Why `claims` do not allow the raw feedback `item`, or None if they do.
 
-    An item may leave out `span_id`, `trace_id` and `user_id`: `fill_from_claims` supplies them
-    from the token. What it does name must match the token; a non-object item is left for
-    validation to refuse.
+    An item may leave out (or send as null) `span_id`, `trace_id`, `user_id` and
+    `conversation_id`: `fill_from_claims` supplies them from the token. What it does name must
+    match the token, and it may name no target the token does not (a `response_id`, another
+    conversation). A non-object item is left for validation to refuse.
     """
     if not isinstance(item, Mapping):
         return None
-    trace_id, span_id = _item_target(item)
-    if span_id is not None and str(span_id).lower() != claims.span_id:
-        return f"this feedback token is for span {claims.span_id}, not {span_id}"
-    if trace_id is not None and str(trace_id).lower() != claims.trace_id:
-        return f"this feedback token is for trace {claims.trace_id}, not {trace_id}"
+    item = _present(item)
+    if problem := _target_problem(claims, item):
+        return problem
     if claims.names is not None and item.get("name") not in claims.names:
         return f"this feedback token allows the names {claims.names}, not {item.get('name')!r}"
     user_id = item.get("user_id")
@@ -257,13 +281,35 @@ def claims_problem(claims: FeedbackTokenClaims, item: Mapping[str, Any]) -> str 
     return None
 
 
+def _target_problem(claims: FeedbackTokenClaims, item: Mapping[str, Any]) -> str | None:
+    if "response_id" in item:
+        return "a feedback token names its span: the feedback may not name a response_id"
+    conversation = item.get("conversation_id")
+    if conversation is not None and conversation != claims.conversation_id:
+        named = claims.conversation_id
+        allowed = f"conversation {named!r}" if named else "no conversation"
+        return f"this feedback token names {allowed}, not conversation {conversation!r}"
+    trace_id, span_id = _item_target(item)
+    if span_id is not None and str(span_id).lower() != claims.span_id:
+        return f"this feedback token is for span {claims.span_id}, not {span_id}"
+    if trace_id is not None and str(trace_id).lower() != claims.trace_id:
+        return f"this feedback token is for trace {claims.trace_id}, not {trace_id}"
+    return None
+
+
 def fill_from_claims(claims: FeedbackTokenClaims, item: dict[str, Any]) -> dict[str, Any]:
-    """`item` with the token's span, trace and user filled in where it named none (in place)."""
+    """`item` with the token's span, trace, user and conversation filled in where it named none
+    (in place); null targets are dropped first, as missing ones."""
+    for key in (*TARGET_FIELDS, "user_id"):
+        if key in item and item[key] is None:
+            del item[key]
     if "traceparent" not in item:
         item.setdefault("trace_id", claims.trace_id)
         item.setdefault("span_id", claims.span_id)
     if claims.user_id is not None:
         item.setdefault("user_id", claims.user_id)
+    if claims.conversation_id is not None:
+        item.setdefault("conversation_id", claims.conversation_id)
     return item
 
 

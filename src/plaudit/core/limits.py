@@ -12,6 +12,7 @@ MAX_OTLP_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_ID_CHARS: Final = 64
 MAX_NAME_CHARS: Final = 128
 MAX_CONVERSATION_ID_CHARS: Final = 256
+MAX_RESPONSE_ID_CHARS: Final = 256
 MAX_USER_ID_CHARS: Final = 256
 MAX_TEXT_BYTES: Final = 16 * 1024
 MAX_METADATA_BYTES: Final = 32 * 1024
@@ -23,6 +24,8 @@ MAX_OBJECT_LEVELS: Final = 5
 MAX_ARRAY_LEVELS: Final = 2
 MAX_JSON_DEPTH: Final = 32
 
+MAX_QUERY_GROUPS: Final = 10_000
+
 LIMITS: Final[dict[str, int]] = {
     "batch_events": MAX_BATCH_EVENTS,
     "feedback_body_bytes": MAX_FEEDBACK_BODY_BYTES,
@@ -30,6 +33,7 @@ LIMITS: Final[dict[str, int]] = {
     "id_chars": MAX_ID_CHARS,
     "name_chars": MAX_NAME_CHARS,
     "conversation_id_chars": MAX_CONVERSATION_ID_CHARS,
+    "response_id_chars": MAX_RESPONSE_ID_CHARS,
     "user_id_chars": MAX_USER_ID_CHARS,
     "text_bytes": MAX_TEXT_BYTES,
     "metadata_bytes": MAX_METADATA_BYTES,
@@ -39,4 +43,5 @@ LIMITS: Final[dict[str, int]] = {
     "object_levels": MAX_OBJECT_LEVELS,
     "array_levels": MAX_ARRAY_LEVELS,
     "json_depth": MAX_JSON_DEPTH,
+    "query_groups": MAX_QUERY_GROUPS,
 }

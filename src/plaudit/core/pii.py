@@ -17,8 +17,12 @@ Left out on purpose, because no pattern tells them from ordinary text: names, po
 bare 9-digit numbers as SSNs, UK NI numbers without their final letter, national ids other than
 the US SSN and UK NINO, lowercase IBANs, IPv6 addresses with fewer than three colons (`fe80::1`),
 loopback, link-local, multicast and reserved addresses (`127.0.0.1`, `255.255.255.0`), runs of
-digits and spaces longer than 40 characters as phone numbers (lists, tables), and secrets with
-neither a known prefix nor a `password=`-style label.
+digits and spaces longer than 40 characters as phone numbers (lists, tables), numbers right
+after `#` as phone numbers (`order #2356858515`), and secrets with neither a known prefix nor a
+`password=`-style label.
+
+A password inside a URL (`https://bob:s3cret@example.com`) is reported as part of the email
+address it also looks like, `s3cret@example.com`, so it is redacted, but as an email address.
 
 Speed: each detector runs only when the text could hold its kind (enough digits, an `@`, a key
 prefix), so prose without digits is scanned in a few microseconds; libphonenumber, the slow part,
@@ -197,15 +201,38 @@ _IBAN: Final = re.compile(
 )
 
 
-def _ibans(text: str) -> Iterator[Finding]:
+def _ibans(text: str) -> tuple[list[Finding], list[Finding]]:
+    """The IBANs in `text`, and the spans shaped like one that fail the check (as IBAN findings).
+
+    Digits inside a mistyped IBAN can pass for a card or phone number ("NL79 JXVE 5578 9399 44"
+    holds a valid US number); the caller drops such findings.
+    """
+    found: list[Finding] = []
+    mistyped: list[Finding] = []
     for match in _IBAN.finditer(text):
         groups = match[0].split(" ")
         # A word after a printed IBAN can look like one more group: try shorter prefixes too.
         for count in range(len(groups), 0, -1):
             if iban_valid("".join(groups[:count])):
                 length = len(" ".join(groups[:count]))
-                yield Finding(PiiType.IBAN, match.start(), match.start() + length)
+                found.append(Finding(PiiType.IBAN, match.start(), match.start() + length))
                 break
+        else:
+            mistyped.append(Finding(PiiType.IBAN, match.start(), match.end()))
+    return found, mistyped
+
+
+_NUMBER_KINDS: Final = frozenset({PiiType.CARD, PiiType.PHONE, PiiType.NATIONAL_ID})
+
+
+def _outside(found: list[Finding], mistyped: list[Finding]) -> list[Finding]:
+    """`found` without the numbers that lie in a mistyped IBAN."""
+    return [
+        finding
+        for finding in found
+        if finding.type not in _NUMBER_KINDS
+        or not any(finding.start < m.end and m.start < finding.end for m in mistyped)
+    ]
 
 
 # UK National Insurance number: two letters (never D F I Q U V first, never D F I O Q U V second,
@@ -256,15 +283,19 @@ def _is_personal_address(candidate: str) -> bool:
 
 
 # Seven or more digits, with the punctuation phone numbers are written with between them, and
-# not the tail of a word, an id or a version ("a456-426614174000" at the end of a UUID).
+# not the tail of a word, an id or a version ("a456-426614174000" at the end of a UUID), nor a
+# number after "#", which English uses for ids ("order #2356858515", "issue #4155552671").
 _PHONE_RUN: Final = re.compile(
-    r"\d(?<![\w./-].)(?:[ \t\u00a0\u2009\u202f().\[\]/~\u2010-\u2015\u2212-]*\d){6,}"
+    r"\d(?<![\w./#-].)(?:[ \t\u00a0\u2009\u202f().\[\]/~\u2010-\u2015\u2212-]*\d){6,}"
 )
 _PHONE_PREFIX: Final = "+(\uff08"
 _NOT_PHONES: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}(?: \d{1,2})?"  # 2026-03-30 12(:00)
     r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}(?: \d{1,2})?"  # 30.03.2026, 3/30/2026
     r"|\d{1,3}(?:\.\d{1,3}){3}"  # an IPv4 address
+    # a version: dotted groups with a lone digit inside (Chrome 132.0.5935.190); numbers written
+    # with dots group their digits by two or more after the first group (1.800.555.0199)
+    r"|\d+(?:\.\d+)*\.\d\.\d+(?:\.\d+)*"
 )
 _PHONE_CONTEXT: Final = 16  # characters either side of a candidate that libphonenumber reads
 _PHONE_LONGEST: Final = 40  # longer runs of digits and spaces are lists or tables, not numbers
@@ -473,8 +504,10 @@ def find_pii(
     # Skip what cannot fit: an IPv4 address has 4 digits or more, a phone number 7, and an IBAN
     # or NI number 2 (digits beyond ASCII matter only to phone numbers).
     digits = sum(map(text.count, "0123456789"))
+    mistyped: list[Finding] = []
     if digits >= 2 and _LETTERS_DIGITS.search(text):
-        found += _ibans(text)
+        ibans, mistyped = _ibans(text)
+        found += ibans
         found += _ninos(text)
     if digits >= 4:
         found += _numbers(text)
@@ -482,6 +515,8 @@ def find_pii(
         found += _ipv6s(text)
     if digits >= 7 or not text.isascii():
         found += _phones(text, phone_region, budget or ScanBudget())
+    if mistyped:
+        found = _outside(found, mistyped)
     return _without_overlaps(found) if len(found) > 1 else found
 
 

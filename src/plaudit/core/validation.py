@@ -78,6 +78,7 @@ _LIMIT_BY_FIELD: Final = {
     "scores": "scores",
     "id": "id_chars",
     "conversation_id": "conversation_id_chars",
+    "response_id": "response_id_chars",
     "user_id": "user_id_chars",
     "comment": "text_bytes",
 }
@@ -217,8 +218,11 @@ def _target(item: FeedbackIn, check: _Checker) -> tuple[str | None, str | None]:
             check.add("traceparent", "names a different trace or span than trace_id/span_id")
         else:
             trace_id, span_id = parsed
-    if trace_id is None and span_id is None and item.conversation_id is None:
-        check.add("", "needs a target: trace_id, span_id, traceparent or conversation_id")
+    named = (trace_id, span_id, item.conversation_id, item.response_id)
+    if all(target is None for target in named):
+        check.add(
+            "", "needs a target: trace_id, span_id, traceparent, conversation_id or response_id"
+        )
     return trace_id, span_id
 
 
@@ -321,6 +325,23 @@ def _expected(item: FeedbackIn, check: _Checker) -> Any:
     return expected
 
 
+def _at_the_score(raw: dict[str, Any], issue: Issue, pointer: str) -> Issue:
+    """`issue` pointed at the bad score itself when it is about a score's type.
+
+    msgspec reports a bad dict value as `$.scores[...]`, without its key; the client needs to
+    know which score to fix, so the first one that is not a number is named here.
+    """
+    scores = raw.get("scores")
+    if issue.pointer != f"{pointer}/scores" or not isinstance(scores, dict):
+        return issue
+    if not issue.message.startswith("expected `float`"):
+        return issue  # about the key or the number of scores: `/scores` is right
+    for key, score in scores.items():
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            return Issue(f"{pointer}/scores/{escape_pointer(key)}", issue.message, issue.limit)
+    return issue
+
+
 def content_hash(content: Mapping[str, Any]) -> str:
     """A stable digest of an event's client-sent content (key order does not matter)."""
     encoded = msgspec.json.encode(content, order="sorted")
@@ -344,7 +365,7 @@ def validate_feedback(
     try:
         item = msgspec.convert(raw, FeedbackIn)
     except msgspec.ValidationError as error:
-        return [issue_from_msgspec(pointer, error)]
+        return [_at_the_score(raw, issue_from_msgspec(pointer, error), pointer)]
     check = _Checker(pointer)
     if item.timestamp is not None and not _utc_representable(item.timestamp):
         check.add("timestamp", "must be a time between the years 1 and 9999 in UTC")
@@ -384,6 +405,8 @@ def validate_feedback(
         "tags": tags,
         "timestamp": item.timestamp,
     }
+    if item.response_id is not None:  # absent from the hash when absent: older ids keep theirs
+        content["response_id"] = item.response_id
     return FeedbackEvent(
         id=item.id or uuid7(),
         id_was_given=item.id is not None,

@@ -132,7 +132,7 @@ def decode_export(
             400 for a body that is not a decodable export request.
     """
     media = media_type(content_type)
-    raw = _inflate(body, content_encoding, max_bytes)
+    raw = inflate(body, content_encoding, max_bytes)
     if media == PROTOBUF:
         return _decode_protobuf(raw)
     return decode_json(raw)
@@ -181,7 +181,7 @@ def encode_status(code: int, message: str, media: str) -> bytes:
 # --- decompression ---------------------------------------------------------------------
 
 
-def _inflate(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+def inflate(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
     """The body with its content encoding removed, at most `max_bytes` long."""
     encoding = (content_encoding or "").strip().lower()
     if encoding in _PLAIN_ENCODINGS:
@@ -232,7 +232,7 @@ def _decode_protobuf(raw: bytes) -> DecodedExport:
         raise OtlpError(400, f"body is not a protobuf ExportTraceServiceRequest: {exc}") from None
     out = Collector()
     for r, resource_spans in enumerate(request.resource_spans):
-        resource = _pb_attributes(resource_spans.resource.attributes)
+        resource = pb_attributes(resource_spans.resource.attributes)
         defaults = link_fields(resource)
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             scope = {"name": scope_spans.scope.name, "version": scope_spans.scope.version}
@@ -254,7 +254,7 @@ def _pb_span(
         None if not parent or parent == _ZERO_SPAN else _pb_id(parent, _ZERO_SPAN, "parent_span_id")
     )
     start, end = span_times(span.start_time_unix_nano, span.end_time_unix_nano)
-    attributes = _pb_attributes(span.attributes)
+    attributes = pb_attributes(span.attributes)
     events = [_pb_event(event) for event in span.events]
     links = [_pb_link(link) for link in span.links]
     kind = span.kind
@@ -293,7 +293,7 @@ def _pb_event(event: Any) -> dict[str, Any]:
     return {
         "name": event.name,
         "time_unix_nano": event.time_unix_nano,
-        "attributes": _pb_attributes(event.attributes),
+        "attributes": pb_attributes(event.attributes),
     }
 
 
@@ -301,15 +301,15 @@ def _pb_link(link: Any) -> dict[str, Any]:
     return {
         "trace_id": _pb_id(link.trace_id, _ZERO_TRACE, "link trace_id"),
         "span_id": _pb_id(link.span_id, _ZERO_SPAN, "link span_id"),
-        "attributes": _pb_attributes(link.attributes),
+        "attributes": pb_attributes(link.attributes),
     }
 
 
-def _pb_attributes(pairs: Iterable[Any]) -> dict[str, Any]:
-    return {pair.key: _pb_value(pair.value) for pair in pairs}
+def pb_attributes(pairs: Iterable[Any]) -> dict[str, Any]:
+    return {pair.key: pb_value(pair.value) for pair in pairs}
 
 
-def _pb_value(value: Any) -> Any:
+def pb_value(value: Any) -> Any:
     """An OTLP `AnyValue` message as a JSON value; bytes become base64 text."""
     text = value.string_value
     if text:  # most values are strings: one field read instead of WhichOneof
@@ -322,9 +322,9 @@ def _pb_value(value: Any) -> Any:
     if which == "bool_value":
         return value.bool_value
     if which == "array_value":
-        return [_pb_value(item) for item in value.array_value.values]
+        return [pb_value(item) for item in value.array_value.values]
     if which == "kvlist_value":
-        return _pb_attributes(value.kvlist_value.values)
+        return pb_attributes(value.kvlist_value.values)
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
     if which == "string_value":

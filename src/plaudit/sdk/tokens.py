@@ -26,13 +26,18 @@ __all__ = ["DEFAULT_TTL_SECONDS", "TokenRequest", "feedback_token", "mint_offlin
 
 
 class TokenRequest(NamedTuple):
-    """What a token is asked for: one span, for `ttl` seconds, maybe only some names or a user."""
+    """What a token is asked for: one span, for `ttl` seconds, maybe only some names or a user.
+
+    The conversation of `links`, if any, is named too: feedback sent with the token may then
+    carry that conversation and no other.
+    """
 
     trace_id: str
     span_id: str
     ttl: float
     names: list[str] | None
     user_id: str | None
+    conversation_id: str | None = None
 
     @classmethod
     def of(
@@ -42,7 +47,9 @@ class TokenRequest(NamedTuple):
         trace_id, span_id = links.get("trace_id"), links.get("span_id")
         if not isinstance(trace_id, str) or not isinstance(span_id, str):
             raise ValueError("a feedback token needs links with both trace_id and span_id")
-        return cls(trace_id, span_id, ttl, names, user_id)
+        conversation = links.get("conversation_id")
+        conversation_id = conversation if isinstance(conversation, str) and conversation else None
+        return cls(trace_id, span_id, ttl, names, user_id, conversation_id)
 
     def body(self) -> dict[str, Any]:
         """The JSON body of `POST /v1/feedback-tokens`."""
@@ -55,6 +62,8 @@ class TokenRequest(NamedTuple):
             body["names"] = self.names
         if self.user_id is not None:
             body["user_id"] = self.user_id
+        if self.conversation_id is not None:
+            body["conversation_id"] = self.conversation_id
         return body
 
 
@@ -68,6 +77,7 @@ def mint_offline(signing_key: str, project: str | None, request: TokenRequest) -
         ttl_seconds=request.ttl,
         names=request.names,
         user_id=request.user_id,
+        conversation_id=request.conversation_id,
     )
     return mint(key_id, secret, claims)
 

@@ -8,14 +8,15 @@ from typing import Any
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
 from plaudit.console import console_routes
-from plaudit.errors import PlauditError, Unavailable
+from plaudit.console.api_docs import ApiDocsPlugin
+from plaudit.errors import PlauditError
+from plaudit.server import problems
 from plaudit.server.api import (
     admin,
     feedback,
@@ -50,6 +51,7 @@ ROUTES = [
     query.post_query,
     query.search_traces_route,
     traces.post_traces,
+    traces.post_logs,
     traces.get_trace_tree,
     traces.patch_trace,
     traces.patch_span,
@@ -87,9 +89,7 @@ def database_unavailable(
     request: Request[Any, Any, Any], error: OperationalError
 ) -> Response[bytes]:
     """A database that cannot be reached is a 503 to retry, not a server bug."""
-    log.warning("database unavailable: %s", type(error.orig).__name__)
-    problem = Unavailable("the database is unavailable; retry shortly", retry_after=5)
-    return problem_response(problem, request.url.path)
+    return problem_response(problems.database_unavailable(error), request.url.path)
 
 
 def writer_unavailable(
@@ -119,6 +119,17 @@ def close_state(state: ServerState) -> None:
     state.engine.dispose()
     if state.claim is not None:
         state.claim.release()
+
+
+def worker_app() -> Litestar:
+    """The app of one worker process of `plaudit serve --workers N` (a uvicorn factory)."""
+    from plaudit.server.logs import configure
+    from plaudit.settings import from_worker_environment
+
+    settings = from_worker_environment()
+    # A new process: it needs its own log handler.
+    configure(settings.log_level, settings.log_format, settings.access_log)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -157,7 +168,7 @@ def create_app(settings: Settings) -> Litestar:
             version=__version__,
             description="End-user feedback on AI responses, linked to OpenTelemetry traces.",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ApiDocsPlugin()],  # rendered here: no script from a CDN
         ),
         request_max_body_size=64 * 1024 * 1024,
         debug=False,

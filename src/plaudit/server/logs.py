@@ -53,8 +53,9 @@ class TextFormatter(logging.Formatter):
         return mask_secrets(super().format(record))
 
 
-def configure(level: str, fmt: str) -> None:
-    """Send every logger (ours, uvicorn's, SQLAlchemy's) through one masked handler."""
+def configure(level: str, fmt: str, access_log: bool = False) -> None:
+    """Send every logger (ours, uvicorn's, SQLAlchemy's) through one masked handler; request
+    lines only with `access_log`."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter()
@@ -68,4 +69,4 @@ def configure(level: str, fmt: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
-        logger.propagate = True
+        logger.propagate = name != "uvicorn.access" or access_log

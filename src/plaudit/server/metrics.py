@@ -10,6 +10,12 @@ FEEDBACK_EVENTS: Final = Counter(
     "plaudit_feedback_events", "Feedback events by result", ["status"], registry=REGISTRY
 )
 SPANS: Final = Counter("plaudit_spans", "OTLP spans by result", ["status"], registry=REGISTRY)
+LOG_RECORDS: Final = Counter(
+    "plaudit_log_records",
+    "OTLP log records: GenAI events kept as span messages, others ignored, unplaceable rejected",
+    ["status"],
+    registry=REGISTRY,
+)
 WRITER_PENDING: Final = Gauge(
     "plaudit_writer_pending", "Writes queued and not yet committed", registry=REGISTRY
 )

@@ -1,14 +1,16 @@
-"""The OpenAPI document, completed with the request bodies our raw-body handlers read.
+"""The OpenAPI document, completed with the bodies our raw-body handlers read and write.
 
-Ingest handlers read raw bytes (to validate item by item and to accept sendBeacon bodies), so the
-framework cannot see their body types; we add them here from the msgspec types that define them.
+Ingest handlers read raw bytes (to validate item by item and to accept sendBeacon bodies), and
+several handlers answer pre-encoded JSON, so the framework can see neither their request nor their
+answer types; we add them here from msgspec types. A schemathesis test checks every answer
+against this document.
 `python -m plaudit.server.openapi` writes docs/openapi.json and docs/api.md; a test keeps both
 current.
 """
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -24,6 +26,63 @@ class FeedbackBatch(msgspec.Struct):
     feedback: list[FeedbackIn]
     token: str | None = None
 
+
+class ItemResult(msgspec.Struct):
+    """What became of one event of a `POST /v1/feedback`."""
+
+    id: str | None
+    status: Literal["created", "duplicate", "revised", "rejected"]
+    error: dict[str, Any] | None = None
+
+
+class FeedbackResults(msgspec.Struct):
+    """The answer of `POST /v1/feedback`, one result per event in order."""
+
+    results: list[ItemResult]
+
+
+class ProjectOut(msgspec.Struct):
+    """A project and its PII mode."""
+
+    name: str
+    created_at: str
+    pii: Literal["redact", "flag", "off"]
+
+
+class TokenOut(msgspec.Struct):
+    """A token without its secret."""
+
+    id: str
+    project: str
+    name: str
+    scopes: list[str]
+    origins: list[str] | None
+    browser_safe: bool
+    created_at: str
+    revoked_at: str | None
+
+
+class TraceHit(msgspec.Struct):
+    """A trace that matches a search, with when it last matched."""
+
+    trace_id: str
+    matched_at: str
+
+
+def _page_of(item: type) -> Any:
+    """`{"items": [item], "next_cursor"}`, the shape of every list."""
+    fields = [("items", list[item]), ("next_cursor", str | None)]  # type: ignore[valid-type]
+    return msgspec.defstruct(f"PageOf{item.__name__}", fields)
+
+
+ANSWERS: dict[tuple[str, str], Any] = {
+    ("/v1/feedback", "post"): FeedbackResults,
+    ("/v1/projects", "get"): _page_of(ProjectOut),
+    ("/v1/tokens", "get"): _page_of(TokenOut),
+    ("/v1/traces", "get"): _page_of(TraceHit),
+    ("/v1/feedback-configs", "get"): _page_of(FeedbackConfig),
+    ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
+}
 
 BODIES: dict[tuple[str, str], Any] = {
     ("/v1/feedback", "post"): FeedbackIn,
@@ -54,7 +113,22 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     if feedback_post is not None:
         content = feedback_post["requestBody"]["content"]
         content["text/plain"] = {"schema": content["application/json"]["schema"]}
+    _add_answers(document)
     return document
+
+
+def _add_answers(document: dict[str, Any]) -> None:
+    found, components = msgspec.json.schema_components(
+        ANSWERS.values(), ref_template="#/components/schemas/{name}"
+    )
+    document["components"]["schemas"].update(components)
+    for (path, method), schema in zip(ANSWERS, found, strict=True):
+        operation = document.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        for status, answer in operation.get("responses", {}).items():
+            if status.startswith("2") and "content" in answer:
+                answer["content"] = {"application/json": {"schema": schema}}
 
 
 def markdown(document: dict[str, Any]) -> str:

@@ -9,11 +9,21 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError
 
-from plaudit.errors import PlauditError
+from plaudit.errors import PlauditError, Unavailable
 from plaudit.server.logs import database_error
 
 PROBLEM_JSON: Final = "application/problem+json"
 log = logging.getLogger(__name__)
+
+
+def database_unavailable(error: Exception) -> Unavailable:
+    """A database that cannot be reached (or answer in time) is a 503 to retry, not a bug.
+
+    Only the error's type is logged: its text can hold the statement's parameters, which are
+    users' feedback.
+    """
+    log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+    return Unavailable("the database is unavailable; retry shortly", retry_after=5)
 
 
 def problem_body(error: PlauditError, instance: str | None = None) -> dict[str, Any]:

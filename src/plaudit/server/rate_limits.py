@@ -4,11 +4,16 @@ A browser token is public by nature: anyone can copy it out of a page. Two token
 what such a copy can do — one per token and one per client address — and a request over either
 answers 429 with `Retry-After`. Secret tokens are not limited here: they belong to servers.
 
+The client address is the TCP peer unless the operator names trusted proxies
+(`PLAUDIT_TRUSTED_PROXIES`), whose `X-Forwarded-For` is then believed; IPv6 addresses are counted by
+their /64 network (`address_bucket`).
+
 Buckets live in memory, one process per database (see docs/configuration.md), and their number
 is bounded: the least recently used are forgotten first, which at worst hands a forgotten caller
 a full bucket again.
 """
 
+import ipaddress
 import math
 import threading
 import time
@@ -19,6 +24,26 @@ from typing import Final
 from plaudit.errors import TooManyRequests
 
 MAX_BUCKETS: Final = 100_000
+# One IPv6 subscriber usually holds a whole /64 and can pick any address in it at will; counting
+# each address apart would hand every client 2^64 buckets.
+IPV6_PREFIX: Final = 64
+
+
+def address_bucket(address: str) -> str:
+    """The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 network.
+
+    An IPv4-mapped IPv6 address counts as its IPv4 address; text that is no address is its own
+    key (a Unix socket path, say).
+    """
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_PREFIX}", strict=False))
+    return str(parsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +99,7 @@ class RateLimits:
 
         The address is checked first so one address cycling through many tokens is still held.
         """
-        if address is not None and (wait := self.addresses.take(address)):
+        if address is not None and (wait := self.addresses.take(address_bucket(address))):
             raise TooManyRequests(
                 f"too many requests from {address}; retry in {math.ceil(wait)} s",
                 retry_after=math.ceil(wait),

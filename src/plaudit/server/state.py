@@ -19,6 +19,7 @@ from plaudit.core.feedback import FeedbackEvent
 from plaudit.core.privacy import PiiMode, has_free_text
 from plaudit.errors import Unavailable
 from plaudit.server.rate_limits import Rate, RateLimits
+from plaudit.server.session_cache import SessionCache
 from plaudit.settings import Settings
 from plaudit.store.database import ServerClaim
 from plaudit.store.feedback import Status, StoreFeedback
@@ -156,6 +157,7 @@ class ServerState:
     configs: ConfigCache
     claim: ServerClaim | None = None
     started: float = field(default_factory=time.monotonic)
+    console_sessions: SessionCache = field(default_factory=SessionCache)
     rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:

@@ -23,7 +23,7 @@ Status = Literal["created", "duplicate", "revised", "refused"]
 CONTENT_COLUMNS = (
     "trace_id", "span_id", "conversation_id", "capability", "step", "name", "kind", "value",
     "comment", "expected", "scores", "signal_type", "source", "implicit", "user_id", "metadata",
-    "tags", "timestamp",
+    "tags", "timestamp", "response_id",
 )  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def _row(
         "content_hash": event.content_hash,
         "revision": 1,
         "browser": browser,
+        "response_id": event.response_id,
     }
 
 
@@ -78,6 +79,7 @@ def apply_link(row: dict[str, Any], found: SpanFacts | bool) -> None:
     row["link_status"] = LinkStatus.LINKED.value
     if isinstance(found, SpanFacts):
         row["trace_id"] = row["trace_id"] or found.trace_id
+        row["span_id"] = row["span_id"] or found.span_id
         row["capability"] = row["capability"] or found.capability
         row["step"] = row["step"] or found.step
 
@@ -168,8 +170,9 @@ class _Batch:
                 e.conversation_id
                 for op in ops
                 for e in op.events
-                if e.conversation_id and not (e.trace_id or e.span_id)
+                if e.conversation_id and not (e.trace_id or e.span_id or e.response_id)
             ),
+            (e.response_id for op in ops for e in op.events if e.response_id and not e.span_id),
         )
 
     def _existing(self) -> dict[str, _Known]:
@@ -191,7 +194,12 @@ class _Batch:
             return "refused"
         if prior is not None and prior.content_hash == event.content_hash:
             return "duplicate"
-        apply_link(row, self.targets.resolve(event.trace_id, event.span_id, event.conversation_id))
+        apply_link(
+            row,
+            self.targets.resolve(
+                event.trace_id, event.span_id, event.conversation_id, event.response_id
+            ),
+        )
         if prior is None:
             # An id deleted before continues after its archived revisions, never back at 1.
             row["revision"] = self.archived.pop(event.id, 0) + 1

@@ -149,6 +149,8 @@ feedback = Table(
     Column("revision", Integer, nullable=False),
     # Written by a browser-safe token (migration 0007): only such events may a browser revise.
     Column("browser", Boolean, nullable=False, server_default=false()),
+    Column("response_id", String(256)),  # a target: the span with this gen_ai.response.id (0010)
+    Index(None, "project", "response_id"),
     Index(None, "project", "timestamp", "capability", "kind", "value_num"),
     Index(None, "project", "trace_id"),
     Index(None, "project", "span_id"),
@@ -200,10 +202,28 @@ spans = Table(
     Column("received_at", UtcMicros(), nullable=False),
     Index(None, "project", "span_id"),
     Index(None, "project", "conversation_id"),
+    # The provider's response id (`gen_ai.response.id`), which feedback may target (0010).
+    Column("response_id", String(256)),
+    Index(None, "project", "response_id"),
 )
 
 # Enrichment (PATCH) is kept apart from what OTLP sent, so a re-exported span never erases it and a
 # PATCH may come before its span; readers merge the two.
+span_messages = Table(
+    "span_messages",
+    metadata,
+    # A span's input and output messages sent as GenAI events in OTLP logs (migration 0011).
+    Column("project", String(128), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("record", String(32), primary_key=True),  # digest of the log record
+    Column("position", Integer, primary_key=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("time_unix_nano", BigInteger, nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("message", Json, nullable=False),
+    Index(None, "project", "trace_id"),
+)
+
 span_enrichments = Table(
     "span_enrichments",
     metadata,

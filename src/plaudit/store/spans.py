@@ -19,6 +19,7 @@ from plaudit.store.schema import (
     to_micros,
     trace_enrichments,
 )
+from plaudit.store.span_messages import add_logged_messages
 from plaudit.store.writer import WriteOp
 
 _SPAN_COLUMNS = (
@@ -51,6 +52,7 @@ class StoreSpans(WriteOp[int]):
                 row = {column: getattr(record, column) for column in _SPAN_COLUMNS}
                 row["project"] = op.project
                 row["received_at"] = received
+                row["response_id"] = response_id(record.attributes)
                 rows[(op.project, record.trace_id, record.span_id)] = row
         if rows:
             insert_rows(connection, spans, list(rows.values()), ("project", "trace_id", "span_id"))
@@ -61,6 +63,15 @@ class StoreSpans(WriteOp[int]):
         return [len(op.records) for op in ops]
 
 
+RESPONSE_ID_ATTRIBUTE = "gen_ai.response.id"
+
+
+def response_id(attributes: dict[str, Any]) -> str | None:
+    """The provider's response id a span carries, which feedback may name as its target."""
+    value = attributes.get(RESPONSE_ID_ATTRIBUTE)
+    return value[:256] if isinstance(value, str) and value else None
+
+
 def _pending(
     connection: Connection, project: str, column: Any, values: Iterable[str], *extra: Any
 ) -> list[Any]:
@@ -68,7 +79,7 @@ def _pending(
     items = sorted(set(values))
     for start in range(0, len(items), CHUNK):
         query = select(
-            feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.conversation_id
+            feedback.c.id, feedback.c.trace_id, feedback.c.span_id, feedback.c.response_id
         ).where(
             feedback.c.project == project,
             feedback.c.link_status == LinkStatus.PENDING.value,
@@ -82,7 +93,8 @@ def _pending(
 def link_waiting_feedback(
     connection: Connection, project: str, span_rows: Sequence[dict[str, Any]]
 ) -> int:
-    """Mark pending feedback about these spans (or their traces/conversations) linked."""
+    """Mark pending feedback about these spans (or their traces, conversations or response
+    ids) linked."""
     known = KnownTargets()
     for row in span_rows:
         facts = SpanFacts(row["trace_id"], row["capability"], row["step"])
@@ -90,20 +102,37 @@ def link_waiting_feedback(
         known.traces.add(row["trace_id"])
         if row["conversation_id"]:
             known.conversations.add(row["conversation_id"])
+        if row.get("response_id"):
+            known.responses[row["response_id"]] = SpanFacts(
+                row["trace_id"], row["capability"], row["step"], row["span_id"]
+            )
     return link_known(connection, project, known)
 
 
 def link_known(connection: Connection, project: str, known: KnownTargets) -> int:
-    """Mark pending feedback linked whose span, trace or conversation is among `known`."""
+    """Mark pending feedback linked whose target is among `known` (most specific first: its
+    span, else its response id, else its trace, else its conversation, as on arrival)."""
     changes = []
+    for event_id, _, _, response in _pending(
+        connection, project, feedback.c.response_id, known.responses, feedback.c.span_id.is_(None)
+    ):
+        facts = known.responses[response]
+        changes.append(
+            _link_change(event_id, facts.trace_id, facts.capability, facts.step, facts.span_id)
+        )
     for event_id, trace_id, span_id, _ in _pending(
         connection, project, feedback.c.span_id, known.spans
     ):
-        facts = known.resolve(trace_id, span_id, None)
-        if isinstance(facts, SpanFacts):
-            changes.append(_link_change(event_id, facts.trace_id, facts.capability, facts.step))
+        found = known.resolve(trace_id, span_id, None)
+        if isinstance(found, SpanFacts):
+            changes.append(_link_change(event_id, found.trace_id, found.capability, found.step))
     for event_id, *_ in _pending(
-        connection, project, feedback.c.trace_id, known.traces, feedback.c.span_id.is_(None)
+        connection,
+        project,
+        feedback.c.trace_id,
+        known.traces,
+        feedback.c.span_id.is_(None),
+        feedback.c.response_id.is_(None),  # its span decides, not any span of its trace
     ):
         changes.append(_link_change(event_id, None, None, None))
     for event_id, *_ in _pending(
@@ -113,6 +142,7 @@ def link_known(connection: Connection, project: str, known: KnownTargets) -> int
         known.conversations,
         feedback.c.span_id.is_(None),
         feedback.c.trace_id.is_(None),
+        feedback.c.response_id.is_(None),
     ):
         changes.append(_link_change(event_id, None, None, None))
     if changes:
@@ -122,6 +152,7 @@ def link_known(connection: Connection, project: str, known: KnownTargets) -> int
             .values(
                 link_status=LinkStatus.LINKED.value,
                 trace_id=func.coalesce(feedback.c.trace_id, bindparam("span_trace")),
+                span_id=func.coalesce(feedback.c.span_id, bindparam("span_span")),
                 capability=func.coalesce(feedback.c.capability, bindparam("span_capability")),
                 step=func.coalesce(feedback.c.step, bindparam("span_step")),
             )
@@ -134,10 +165,15 @@ def link_known(connection: Connection, project: str, known: KnownTargets) -> int
 
 
 def _link_change(
-    event_id: str, trace_id: str | None, capability: str | None, step: str | None
+    event_id: str,
+    trace_id: str | None,
+    capability: str | None,
+    step: str | None,
+    span_id: str | None = None,
 ) -> dict[str, Any]:
     return {
         "event_id": event_id,
+        "span_span": span_id,
         "span_trace": trace_id,
         "span_capability": capability,
         "span_step": step,
@@ -145,7 +181,7 @@ def _link_change(
 
 
 class LinkAllPending(WriteOp[int]):
-    """Link every pending event whose target — span, trace or conversation — is already stored
+    """Link every pending event whose target — span, response, trace or conversation — is stored
     (run at start-up: a span stored by a transaction that overlapped the event's own, as two
     servers on one PostgreSQL database can, left the event waiting)."""
 
@@ -160,7 +196,12 @@ class LinkAllPending(WriteOp[int]):
 
 def _link_pending_of(connection: Connection, project: str) -> int:
     targets = connection.execute(
-        select(feedback.c.span_id, feedback.c.trace_id, feedback.c.conversation_id)
+        select(
+            feedback.c.span_id,
+            feedback.c.response_id,
+            feedback.c.trace_id,
+            feedback.c.conversation_id,
+        )
         .where(
             feedback.c.project == project,
             feedback.c.link_status == LinkStatus.PENDING.value,
@@ -171,13 +212,10 @@ def _link_pending_of(connection: Connection, project: str) -> int:
     known = known_targets(
         connection,
         project,
-        (span for span, _, _ in targets if span),
-        (trace for span, trace, _ in targets if trace and not span),
-        (
-            conversation
-            for span, trace, conversation in targets
-            if conversation and not (span or trace)
-        ),
+        (span for span, *_ in targets if span),
+        (trace for span, response, trace, _ in targets if trace and not (span or response)),
+        (c for span, response, trace, c in targets if c and not (span or response or trace)),
+        (response for span, response, *_ in targets if response and not span),
     )
     return link_known(connection, project, known)
 
@@ -222,7 +260,9 @@ def get_trace(connection: Connection, project: str, trace_id: str) -> dict[str, 
         .mappings()
         .first()
     )
-    return _tree(trace_id, rows, events, enrichments, trace_extra)
+    tree = _tree(trace_id, rows, events, enrichments, trace_extra)
+    add_logged_messages(connection, project, trace_id, tree["spans"])
+    return tree
 
 
 def _span_json(row: Any, enrichment: Any) -> dict[str, Any]:

@@ -12,6 +12,12 @@ own caller — unless the database itself failed (gone, locked, full: an `Operat
 no op can cure: then the whole group fails at once, the writer reports the fault (`failure`, read
 by `/readyz`) and probes the database every second until a write succeeds again.
 
+On PostgreSQL, several server processes may share the database, each with its writer. Each
+transaction first takes one transaction-level advisory lock, so the writers' transactions run one
+at a time: ids checked as new, revisions, rollup cells and the linking of waiting feedback see
+exactly what a single writer would. Each process still commits its own groups, and acknowledges
+only what its own commit made durable.
+
 Callers wait at most `deadline` seconds; an op whose caller has given up is dropped unwritten if
 the writer has not started it. The writer thread is supervised: if it loses its connection, it
 fails what is queued and reconnects with a backoff.
@@ -40,6 +46,16 @@ PROBE_SECONDS: Final = 1.0
 # A write that changes nothing but still goes through the journal: it fails while the disk is
 # full or the file locked, as real writes do. alembic_version always holds exactly one row.
 _PROBE: Final = text("UPDATE alembic_version SET version_num = version_num")
+WRITE_LOCK: Final = 0x706C_6175_7772  # any constant; no other lock of ours uses it
+_SERIALISE: Final = text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+def take_write_lock(connection: Connection) -> None:
+    """On PostgreSQL, wait for the lock every writer's transaction holds (module docstring);
+    a program writing beside running servers (the CLI) takes it too. Nothing on SQLite, whose
+    own write lock serialises transactions already."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_SERIALISE)
 
 
 class WriterUnavailable(Exception):
@@ -256,6 +272,7 @@ class Writer:
     def _commit(self, connection: Connection, group: list[_Job]) -> None:
         try:
             with connection.begin():
+                take_write_lock(connection)
                 results = _apply_all(connection, [job.op for job in group])
         except Exception as error:
             if is_database_fault(error):

@@ -29,7 +29,9 @@ CAPABILITY_SECONDS: Final = 60.0
 
 
 def _capability_names(connection: Connection, project: str) -> list[str]:
-    answer = run_query(connection, parse_query("count by capability since 7d"), project)
+    query = parse_query("count by capability since 7d")
+    # Written by the server, not the user: the picker lists every capability, uncapped.
+    answer = run_query(connection, query, project, max_groups=None)
     return sorted(str(row[0]) for row in answer.rows if row[0] is not None)
 
 

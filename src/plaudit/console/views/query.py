@@ -7,7 +7,7 @@ from typing import Any, Final
 from litestar import Request, Response, get
 from sqlalchemy import Connection
 
-from plaudit.analytics.run import Answer, run_query
+from plaudit.analytics.run import Answer, QueryTooLarge, run_query
 from plaudit.console.charts import chart_for
 from plaudit.console.pages import QueryError, QueryPage
 from plaudit.console.render import html, is_htmx, page, started
@@ -59,7 +59,7 @@ async def _answer(
         answer = await state.read(_run, parsed, session.project)
     except model.QueryError as error:
         return None, located(q, error)
-    except QueryTimeout as error:
+    except (QueryTimeout, QueryTooLarge) as error:
         return None, QueryError(str(error), q, "")
     return answer, None
 

@@ -100,8 +100,7 @@ async def create_token_form(request: Request[Any, Any, Any]) -> Response[str]:
     """Create a token and show its secret in this answer only."""
     since = started()
     state, session, fields = await checked_form(request)
-    form = await request.form()
-    scopes = frozenset(Scope(s) for s in form.getall("scope", []) if s in SCOPES)
+    scopes = frozenset(Scope(s) for s in fields.getall("scope") if s in SCOPES)
     if not scopes:
         return await _render(request, "tokens", since, error="Choose a scope.")
     name = fields.get("name", "")[:256]
@@ -125,6 +124,7 @@ async def revoke_token_form(
     project = session.project
     done = await state.writer.write(Call(lambda c: revoke_token(c, token_id, project)))
     state.tokens.clear()
+    state.console_sessions.clear()  # console sessions signed in with it end at once too
     if not done:
         return await _render(request, "tokens", since, error="No such live token.")
     return await _render(request, "tokens", since, message="Token revoked.")

@@ -14,34 +14,20 @@ from plaudit.console.explorer import show_value
 from plaudit.console.pages import ErrorPage, Message, SpanFeedback, SpanRow, TracePage
 from plaudit.console.render import page, started
 from plaudit.console.views.common import chrome, signed_in
+from plaudit.core.genai import Message as GenAiMessage
+from plaudit.core.genai import message_text, span_messages
 from plaudit.core.ids import is_trace_id
 from plaudit.core.query.text import parse_filters, render_literal
 from plaudit.store.event_search import search_traces
 from plaudit.store.spans import get_trace
 
 CONVERSATION: Final = "gen_ai.conversation.id"
-MESSAGES: Final = ("gen_ai.input.messages", "gen_ai.output.messages")
 CONVERSATION_TRACES: Final = 20
 
 
-def messages(raw: Any) -> list[Message]:
-    """GenAI messages (a JSON string or list of {role, parts}) as role and text."""
-    try:
-        items = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return [Message("", str(raw))]
-    if not isinstance(items, list):
-        return [Message("", str(raw))]
-    found = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        parts = item.get("parts") or []
-        text = "\n".join(
-            str(p.get("content", "")) for p in parts if isinstance(p, dict) and "content" in p
-        )
-        found.append(Message(str(item.get("role", "")), text or str(item.get("content", ""))))
-    return found
+def shown(messages: list[GenAiMessage]) -> list[Message]:
+    """Messages as the page shows them: role and text."""
+    return [Message(str(m.get("role", "")), message_text(m)) for m in messages]
 
 
 def span_feedback(event: dict[str, Any]) -> SpanFeedback:
@@ -68,6 +54,7 @@ def span_rows(tree: dict[str, Any], selected: str | None) -> list[SpanRow]:
     rows = []
     for depth, span in flat:
         attributes = span["attributes"]
+        said = span_messages(attributes)
         length = span["end_time_ns"] - span["start_time_ns"]
         rows.append(
             SpanRow(
@@ -83,10 +70,10 @@ def span_rows(tree: dict[str, Any], selected: str | None) -> list[SpanRow]:
                 attributes=sorted(
                     (k, v if isinstance(v, str) else json.dumps(v))
                     for k, v in attributes.items()
-                    if k not in MESSAGES
+                    if k not in said.sources
                 ),
-                inputs=messages(attributes.get(MESSAGES[0], "[]")),
-                outputs=messages(attributes.get(MESSAGES[1], "[]")),
+                inputs=shown(said.inputs),
+                outputs=shown(said.outputs),
                 feedback=[span_feedback(e) for e in span["feedback"]],
                 selected=span["span_id"] == selected,
             )

@@ -49,6 +49,8 @@ _TOKEN: Final = re.compile(
     re.VERBOSE,
 )
 _UNITS: Final = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+# Durations reach back at most this far: a longer one cannot be a time (it overflowed into a 500).
+MAX_DURATION_DAYS: Final = 36_525
 CLAUSES: Final = ("by", "where", "since", "until", "per", "tz", "order", "limit")
 MAX_LIMIT: Final = 100_000
 
@@ -201,7 +203,7 @@ class _Parser:
     def moment(self) -> Moment:
         token = self.take()
         if token.kind == "duration":
-            return Ago(timedelta(seconds=int(token.text[:-1]) * _UNITS[token.text[-1]]))
+            return Ago(_duration(token))
         if token.kind in ("time", "string"):
             text = _string(token) if token.kind == "string" else token.text
             moment = parse_time(text)
@@ -221,6 +223,18 @@ class _Parser:
             self.expect_punct(")", "`)`")
         descending = self.accept_word("asc", "desc")
         return Order(column, descending is not None and descending.word == "desc")
+
+
+def _duration(token: Token) -> timedelta:
+    """A duration token (`7d`) as a timedelta; QueryError past `MAX_DURATION_DAYS`."""
+    digits, unit = token.text[:-1], _UNITS[token.text[-1]]
+    # The digit count is checked first: int() of thousands of digits is itself refused or slow.
+    if len(digits) > 12 or int(digits) * unit > MAX_DURATION_DAYS * 86_400:
+        raise QueryError(
+            f"a duration is at most {MAX_DURATION_DAYS}d (100 years); use a date for older times",
+            token.position,
+        )
+    return timedelta(seconds=int(digits) * unit)
 
 
 def _string(token: Token) -> str:

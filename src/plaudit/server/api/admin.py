@@ -8,7 +8,7 @@ from litestar.params import FromPath
 from sqlalchemy import Connection
 
 from plaudit.core import limits
-from plaudit.core.access import Principal, Scope
+from plaudit.core.access import SERVER_PROJECT, Principal, Scope
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.privacy import PiiMode
 from plaudit.core.validation import Issue
@@ -63,11 +63,13 @@ async def _admin(request: Request[Any, Any, Any]) -> Principal:
 
 @get("/v1/projects", summary="List projects", tags=["admin"])
 async def get_projects(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Every project."""
+    """Every project for a server-wide admin (of project `default`); the caller's own otherwise."""
     state = state_of(request)
-    await _admin(request)
+    principal = await _admin(request)
 
     items = await state.read(list_projects)
+    if not principal.server_admin:
+        items = [item for item in items if item["name"] == principal.project]
     return Response(msgspec.json.encode({"items": items, "next_cursor": None}), media_type=JSON)
 
 
@@ -75,11 +77,17 @@ async def get_projects(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def post_project(
     request: Request[Any, Any, Any],
 ) -> dict[str, str]:
-    """Creates the project if it does not exist."""
+    """Creates the project if it does not exist; only a server-wide admin (of project `default`)
+    creates other projects than its own."""
     principal = await _admin(request)
     project: ProjectIn = decode_json(
         await request.body(), ProjectIn, request.headers.get("content-type")
     )
+    if project.name != principal.project and not principal.server_admin:
+        raise Forbidden(
+            f"this token administers project {principal.project!r}: only an admin token of "
+            f"project {SERVER_PROJECT!r} creates other projects"
+        )
     pii = project.pii
     if pii is not None and project.name != principal.project:
         raise Forbidden(
@@ -153,6 +161,7 @@ async def delete_token(request: Request[Any, Any, Any], token_id: FromPath[str])
     if not await state.writer.write(Call(lambda c: revoke_token(c, token_id, principal.project))):
         raise NotFound(f"no live token {token_id!r} in project {principal.project!r}")
     state.tokens.clear()
+    state.console_sessions.clear()  # console sessions signed in with it end at once too
 
 
 @get("/v1/feedback-configs", summary="List feedback configs", tags=["admin"])

@@ -12,11 +12,18 @@ from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import Source
 from plaudit.core.feedback_tokens import is_feedback_token
 from plaudit.core.ids import is_event_id
+from plaudit.core.query.model import Filter, QueryError
+from plaudit.core.query.params import UnknownParameters, listing_filters
 from plaudit.core.validation import Issue
 from plaudit.errors import Conflict, NotFound, ValidationFailed
 from plaudit.ingest.feedback import Checked, check_items, decode_body
 from plaudit.server.api.feedback_tokens import enforce_claims, feedback_token_principal
-from plaudit.server.api.query import export_format, listing, stream_feedback_export
+from plaudit.server.api.query import (
+    bad_query,
+    export_format,
+    listing_window,
+    stream_feedback_export,
+)
 from plaudit.server.auth import authenticate, bearer, require
 from plaudit.server.bodies import read_body
 from plaudit.server.cursors import decode_cursor, encode_cursor
@@ -162,6 +169,34 @@ def _when(name: str, value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _listing_filters(request: Request[Any, Any, Any]) -> list[Filter]:
+    """Every filter of the query string; 422 naming unknown or unusable parameters, 400 for a
+    malformed `q` (as malformed query text is everywhere)."""
+    params = list(request.query_params.multi_items())
+    for key, value in params:
+        if "\x00" in value:
+            raise ValidationFailed(
+                f"`{key}` holds a NUL character", issues=[Issue(f"/{key}", "must not contain NUL")]
+            )
+    try:
+        return listing_filters(params)
+    except UnknownParameters as unknown:
+        message = "not a parameter of this list: filter by a field of the query model, or use q"
+        raise ValidationFailed(
+            f"unknown parameters: {', '.join(unknown.names)}; see docs/query.md#listing-filters",
+            issues=[Issue(f"/{name}", message) for name in unknown.names],
+        ) from None
+    except QueryError as error:
+        if error.pointer == "/q":
+            raise bad_query(error, "/q") from None
+        raise ValidationFailed(
+            f"{error.pointer}: {error.message}", issues=[Issue(error.pointer, error.message)]
+        ) from None
+
+
+# The field parameters are declared for the API document only: every filter, these and paths
+# such as `metadata.plan` or `scores.relevance`, is read from the query string by
+# `_listing_filters`, which also refuses the parameters it does not know.
 @get("/v1/feedback", summary="List feedback, newest first", tags=["feedback"])
 async def list_feedback_events(
     request: Request[Any, Any, Any],
@@ -169,6 +204,7 @@ async def list_feedback_events(
     cursor: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
     until: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
     name: FromQuery[str | None] = None,
     capability: FromQuery[str | None] = None,
     step: FromQuery[str | None] = None,
@@ -180,31 +216,21 @@ async def list_feedback_events(
     conversation_id: FromQuery[str | None] = None,
     link_status: FromQuery[str | None] = None,
     signal_type: FromQuery[str | None] = None,
+    value: FromQuery[str | None] = None,
+    tags: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    """Filters are exact matches; `since`/`until` bound `timestamp`."""
+    """Each field parameter is an exact match: any field of the query model, including paths
+    (`metadata.plan=pro`, `scores.relevance=0.5`); `value` and paths read numbers and booleans
+    as such (`value=-1`). `q` takes conditions in the `where` language of `POST /v1/query`.
+    `since`/`until` bound `timestamp`. An unknown parameter is refused (422), never ignored."""
     state = state_of(request)
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
-    equals = {
-        key: value
-        for key, value in {
-            "name": name, "capability": capability, "step": step, "kind": kind, "source": source,
-            "user_id": user_id, "trace_id": trace_id, "span_id": span_id,
-            "conversation_id": conversation_id, "link_status": link_status,
-            "signal_type": signal_type,
-        }.items()
-        if value is not None
-    }  # fmt: skip
-    for key, value in {**equals, "since": since or "", "until": until or ""}.items():
-        if "\x00" in value:
-            raise ValidationFailed(
-                f"`{key}` holds a NUL character", issues=[Issue(f"/{key}", "must not contain NUL")]
-            )
+    filters = _listing_filters(request)
     after = decode_cursor(cursor) if cursor else None
-    start, end = _when("since", since), _when("until", until)
+    window = listing_window(_when("since", since), _when("until", until))
     if (export := export_format(request)) is not None:
-        return await stream_feedback_export(request, principal, export, equals, start, end)
-    filters, window = listing(equals, start, end)
+        return await stream_feedback_export(request, principal, export, filters, window)
     rows = await state.read(events_page, principal.project, filters, window, after, limit + 1, True)
     items = [row_to_event(row) for row in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None

@@ -19,6 +19,7 @@ from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback_tokens import (
     DEFAULT_TTL_SECONDS,
+    MAX_CONVERSATION_CHARS,
     MAX_NAMES,
     MAX_TTL_SECONDS,
     MIN_TTL_SECONDS,
@@ -55,6 +56,9 @@ class FeedbackTokenIn(msgspec.Struct, forbid_unknown_fields=True):
     span_id: HexSpan
     names: Annotated[list[Name], msgspec.Meta(max_length=MAX_NAMES)] | None = None
     user_id: Annotated[str, msgspec.Meta(max_length=limits.MAX_USER_ID_CHARS)] | None = None
+    conversation_id: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CONVERSATION_CHARS)] | None
+    ) = None
     ttl_seconds: Annotated[float, msgspec.Meta(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] | None = (
         None
     )
@@ -122,7 +126,8 @@ async def post_feedback_token(request: Request[Any, Any, Any]) -> Response[bytes
     """Answers `{"token", "expires_at"}`: feedback on that one span only, until it expires.
 
     Needs a secret token with `feedback:write`. `ttl_seconds` is 1 s to 30 days (default 24 h);
-    `names` and `user_id` narrow the token further.
+    `names`, `user_id` and `conversation_id` narrow the token further; feedback sent with it
+    may name no other target (no `response_id`, no other conversation).
     """
     state = _state(request)
     principal = await authenticate(request, state)
@@ -138,6 +143,7 @@ async def post_feedback_token(request: Request[Any, Any, Any]) -> Response[bytes
             ttl_seconds=wanted.ttl_seconds or DEFAULT_TTL_SECONDS,
             names=wanted.names,
             user_id=wanted.user_id,
+            conversation_id=wanted.conversation_id,
         )
     except ValueError as error:
         raise ValidationFailed(str(error), issues=[Issue("/", str(error))]) from None
@@ -176,9 +182,11 @@ async def feedback_token_principal(
 
 
 def enforce_claims(claims: FeedbackTokenClaims, items: list[Any]) -> None:
-    """Fill each item's span, trace and user from the token, or refuse the whole request.
+    """Fill each item's span, trace, user and conversation from the token, or refuse the whole
+    request.
 
-    Raises Forbidden naming the first item the token does not allow.
+    Raises Forbidden naming the first item the token does not allow. A target sent as `null`
+    counts as missing, and is filled from the token like one left out.
     """
     for index, item in enumerate(items):
         problem = claims_problem(claims, item)

@@ -13,8 +13,8 @@ from litestar.response import Stream
 from plaudit.analytics.export import MEDIA_TYPES, Encoder, ExportFormat, page_reader
 from plaudit.analytics.run import run_query
 from plaudit.core.access import Principal, Scope
-from plaudit.core.query.fields import TRACE_ROOTS, Field
-from plaudit.core.query.model import Filter, Op, Query, QueryError
+from plaudit.core.query.fields import TRACE_ROOTS
+from plaudit.core.query.model import Filter, Query, QueryError
 from plaudit.core.query.structured import from_structured
 from plaudit.core.query.text import parse_filters, parse_query
 from plaudit.core.validation import Issue
@@ -52,6 +52,17 @@ def query_of(raw: Any) -> Query:
         raise bad_query(error, "/") from None
 
 
+def _decoded(body: bytes) -> Any:
+    """The JSON of a query body; 400 when it is not JSON or nested past what the decoder takes."""
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        # msgspec refuses nesting past its depth limit this way; a query is never that deep.
+        raise BadRequest("the body is nested too deeply to be a query") from None
+
+
 @post("/v1/query", summary="Aggregate feedback (DESIGN §4)", tags=["query"], status_code=200)
 async def post_query(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Filters, group-by and metrics, in the text form or the structured form.
@@ -61,11 +72,7 @@ async def post_query(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
     principal = await authenticate(request, state)
     require(principal, Scope.READ)
-    try:
-        raw = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    query = query_of(raw)
+    query = query_of(_decoded(await request.body()))
 
     def run() -> dict[str, Any]:
         with state.engine.connect() as connection:
@@ -125,25 +132,20 @@ def export_format(request: Request[Any, Any, Any]) -> ExportFormat | None:
     return None
 
 
-def listing(
-    equals: dict[str, str], since: datetime | None, until: datetime | None
-) -> tuple[list[Filter], Window]:
-    """`GET /v1/feedback`'s exact-match parameters and time range, in the query model."""
-    filters = [Filter(Field(column), Op.EQ, value) for column, value in equals.items()]
-    window = Window(
+def listing_window(since: datetime | None, until: datetime | None) -> Window:
+    """`GET /v1/feedback`'s time range, in the query model."""
+    return Window(
         to_micros(since) if since is not None else None,
         to_micros(until) if until is not None else None,
     )
-    return filters, window
 
 
 async def stream_feedback_export(
     request: Request[Any, Any, Any],
     principal: Principal,
     format: ExportFormat,
-    equals: dict[str, str],
-    since: datetime | None,
-    until: datetime | None,
+    filters: list[Filter],
+    window: Window,
 ) -> Stream:
     """Every event matching the listing's filters, oldest first, streamed in constant memory.
 
@@ -152,7 +154,6 @@ async def stream_feedback_export(
     """
     state = state_of(request)
     require(principal, Scope.READ)
-    filters, window = listing(equals, since, until)
     read = page_reader(state.engine.connect, principal.project, filters, window)
     encoder = Encoder(format)
 

@@ -1,4 +1,4 @@
-"""`/v1/traces`: the OTLP/HTTP receiver, the trace tree, and enrichment of traces and spans."""
+"""`/v1/traces` and `/v1/logs`: the OTLP/HTTP receivers, the trace tree, and enrichment."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -7,6 +7,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath
+from sqlalchemy.exc import OperationalError
 
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
@@ -15,11 +16,14 @@ from plaudit.core.ids import EVENT_ID_PATTERN, is_span_id, is_trace_id
 from plaudit.core.validation import Issue, validate_feedback
 from plaudit.errors import NotFound, PlauditError, ValidationFailed
 from plaudit.ingest import otlp
+from plaudit.ingest.otlp_logs import decode_logs, encode_logs_success
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
-from plaudit.server.metrics import SPANS
+from plaudit.server.metrics import LOG_RECORDS, SPANS
+from plaudit.server.problems import database_unavailable
 from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.enrichment import Enrich
+from plaudit.store.span_messages import StoreSpanMessages
 from plaudit.store.spans import StoreSpans, get_trace
 
 
@@ -46,7 +50,8 @@ def _otlp_error(error: PlauditError | otlp.OtlpError, media: str) -> Response[by
 async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Spans are queryable when this answers.
 
-    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires.
+    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires; that includes
+    a database that fails (503 with `Retry-After`).
     """
     state = state_of(request)
     content_type = request.headers.get("content-type")
@@ -68,9 +73,54 @@ async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
         await _store_export(state, principal, decoded)
     except (PlauditError, otlp.OtlpError) as error:
         return _otlp_error(error, media)
+    except OperationalError as error:
+        # Caught here, not by the app's handler: that one answers problem+json, which OTLP
+        # exporters cannot read; they retry on a 503 Status in their own encoding.
+        return _otlp_error(database_unavailable(error), media)
     SPANS.labels("stored").inc(len(decoded.spans))
     SPANS.labels("rejected").inc(decoded.rejected_spans)
     return Response(otlp.encode_success(decoded, media), media_type=media)
+
+
+@post(
+    "/v1/logs",
+    summary="OTLP/HTTP logs receiver: GenAI events become their span's messages",
+    tags=["traces"],
+    status_code=200,
+    request_max_body_size=limits.MAX_OTLP_BODY_BYTES,
+)
+async def post_logs(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Log records that are GenAI events (`gen_ai.user.message`, `gen_ai.choice`, …) are kept
+    as the input and output messages of the span they name; other records are not stored.
+
+    Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires.
+    """
+    state = state_of(request)
+    try:
+        media = otlp.media_type(request.headers.get("content-type"))
+    except otlp.OtlpError as error:
+        return _otlp_error(error, otlp.PROTOBUF)
+    try:
+        principal = await authenticate(request, state)
+        require(principal, Scope.TRACES_WRITE)
+        decoded = await anyio.to_thread.run_sync(
+            decode_logs,
+            await request.body(),
+            request.headers.get("content-type"),
+            request.headers.get("content-encoding"),
+            limits.MAX_OTLP_BODY_BYTES,
+        )
+        if decoded.messages:
+            await state.write(StoreSpanMessages(principal.project, decoded.messages))
+    except (PlauditError, otlp.OtlpError) as error:
+        return _otlp_error(error, media)
+    except OperationalError as error:  # as for /v1/traces: a Status exporters can read
+        return _otlp_error(database_unavailable(error), media)
+    records = len({(m.span_id, m.record) for m in decoded.messages})
+    LOG_RECORDS.labels("stored").inc(records)
+    LOG_RECORDS.labels("ignored").inc(decoded.ignored)
+    LOG_RECORDS.labels("rejected").inc(decoded.rejected)
+    return Response(encode_logs_success(decoded, media), media_type=media)
 
 
 async def _store_export(
