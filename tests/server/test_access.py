@@ -102,6 +102,8 @@ def new_token(api: httpx.Client, *scopes: str, origins: list[str] | None = None)
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # What a browser-safe (pk_) token may do: write feedback, nothing else.
 BROWSER_MAY = {("POST", "/v1/feedback")}
+# OTLP receivers answer errors in OTLP's own shape (a google.rpc.Status), as exporters expect.
+OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs")}
 PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok",
                "name": "stars"}  # fmt: skip
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -128,7 +130,7 @@ class Route:
         """Why the answer is not the refusal `status` (None when it is)."""
         if response.status_code != status:
             return f"{self.method} {self.template}: {response.status_code} {response.text[:200]}"
-        if (self.method, self.template) == ("POST", "/v1/traces"):
+        if (self.method, self.template) in OTLP_RECEIVERS:
             return None  # OTLP answers errors as a google.rpc.Status, not problem+json
         if response.headers["content-type"] != PROBLEM:
             return f"{self.method} {self.template}: {response.headers['content-type']}"
