@@ -44,13 +44,22 @@ export interface FeedbackOptions {
   conversation_id?: string;
 }
 
-/** A feedback event as the API takes it. */
-export type FeedbackEvent = FeedbackOptions & { kind: Kind; value?: unknown; [field: string]: unknown };
+/** What an event points at; `sendFeedback` fills these from `links` unless the event has them. */
+export interface FeedbackTarget {
+  trace_id?: string | null;
+  span_id?: string | null;
+  capability?: string | null;
+  step?: string | null;
+  traceparent?: string | null;
+}
+
+/** A feedback event as the API takes it. No index signature: a misspelt field is a type error. */
+export type FeedbackEvent = FeedbackOptions & FeedbackTarget & { kind: Kind; value?: unknown };
 
 function build(kind: Kind, options: object): FeedbackEvent {
   const event: Record<string, unknown> = { kind };
   for (const [key, value] of Object.entries(options)) if (value !== undefined) event[key] = value;
-  return event as FeedbackEvent;
+  return event as unknown as FeedbackEvent;
 }
 
 /** Builders, one per kind: `Feedback.thumbUp({ name: "helpful", comment: "spot on" })`. */
@@ -272,7 +281,8 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
   function sendFeedback(links: Links | null | undefined, feedback: FeedbackEvent): string {
     const event: FeedbackEvent = { ...feedback };
     const from = (links ?? {}) as Record<string, unknown>;
-    for (const field of LINK_FIELDS) if (from[field] != null && event[field] == null) event[field] = from[field];
+    const fields = event as unknown as Record<string, unknown>;
+    for (const field of LINK_FIELDS) if (from[field] != null && fields[field] == null) fields[field] = from[field];
     if (event.user_id == null && config.userId) event.user_id = config.userId;
     event.timestamp ??= new Date().toISOString();
     if (!event.id) {
