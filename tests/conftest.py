@@ -34,6 +34,10 @@ POSTGRES = os.environ.get(
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", default="both", choices=["sqlite", "postgresql", "both"])
+    # Off by default, so a test run never rewrites tracked files (tests/console/screenshots.py).
+    parser.addoption(
+        "--update-screenshots", action="store_true", help="write console pages to docs/images"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -11,9 +11,18 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from plaudit.sdk import (
+        ApiError,
         AsyncClient,
         Client,
+        Datasets,
+        DeliveryFailed,
         Feedback,
+        FeedbackDropped,
+        FeedbackRejected,
+        PlauditSdkError,
+        Queues,
+        Span,
+        SpanLinks,
         datasets,
         enrich_span,
         enrich_trace,
@@ -26,9 +35,12 @@ if TYPE_CHECKING:
         span,
     )
 
+# The same curated names as `plaudit.sdk.__all__`, plus the version (tests/test_public_api.py).
 __all__ = [
-    "AsyncClient", "Client", "Feedback", "__version__", "datasets", "enrich_span", "enrich_trace",
-    "feedback_token", "flush", "init", "queues", "send", "shutdown", "span",
+    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "Feedback",
+    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Span", "SpanLinks",
+    "__version__", "datasets", "enrich_span", "enrich_trace", "feedback_token", "flush", "init",
+    "queues", "send", "shutdown", "span",
 ]  # fmt: skip
 
 _SDK_NAMES = frozenset(__all__) - {"__version__"}

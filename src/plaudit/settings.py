@@ -6,12 +6,18 @@ This is the only module that reads `os.environ` for the server.
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import msgspec
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///plaudit-data/plaudit.db"
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+LOG_FORMATS: Final = ("json", "text")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable or flag that set it."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,15 +129,43 @@ _NUMBER_FIELDS: Final = (  # read as text, converted (and checked) by the Settin
 
 
 def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
-    """Settings from `PLAUDIT_*` variables, then `overrides` (CLI flags; None means unset)."""
-    env = os.environ if environ is None else environ
+    """Settings from `PLAUDIT_*` variables, then `overrides` (CLI flags; None means unset).
+
+    Raises `SettingsError`, naming the variable or flag, for a value that cannot be used.
+    """
+    values = _check(_read(os.environ if environ is None else environ), _variable)
+    flags = _check({k: v for k, v in overrides.items() if v is not None}, _flag)
+    try:
+        return msgspec.convert({**values, **flags}, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        # msgspec says "Expected `float`, got `str` - at `$.write_timeout`": name the setting.
+        reason, _, where = str(error).partition(" - at `$.")
+        field = where.rstrip("`")
+        name, value = (
+            (_flag(field), flags[field])
+            if field in flags
+            else (_variable(field), values.get(field))
+        )
+        raise SettingsError(f"{name}: {reason.lower()}, not {value!r}") from None
+
+
+def _variable(field: str) -> str:
+    return f"PLAUDIT_{field.upper()}"
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _read(env: Mapping[str, str]) -> dict[str, object]:
+    """The settings the `PLAUDIT_*` variables give, as text (flags as booleans)."""
     values: dict[str, object] = {}
     if url := env.get("PLAUDIT_DATABASE_URL"):
         values["database_url"] = url
     if host := env.get("PLAUDIT_HOST"):
         values["host"] = host
     if port := env.get("PLAUDIT_PORT"):
-        values["port"] = int(port)
+        values["port"] = port
     for flag in ("dev", "access_log", "demo"):
         if (text := env.get(f"PLAUDIT_{flag.upper()}")) is not None:
             values[flag] = text.strip().lower() in _TRUE
@@ -139,9 +173,9 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
         if listed := env.get(f"PLAUDIT_{name.upper()}"):
             values[name] = tuple(item.strip() for item in listed.split(",") if item.strip())
     if level := env.get("PLAUDIT_LOG_LEVEL"):
-        values["log_level"] = level.lower()
+        values["log_level"] = level
     if fmt := env.get("PLAUDIT_LOG_FORMAT"):
-        values["log_format"] = fmt.lower()
+        values["log_format"] = fmt
     for name in ("console_password", "console_secret"):
         if secret := env.get(f"PLAUDIT_{name.upper()}"):
             values[name] = secret
@@ -149,8 +183,29 @@ def from_environment(environ: Mapping[str, str] | None = None, /, **overrides: o
     for name in _NUMBER_FIELDS:
         if (number := env.get(f"PLAUDIT_{name.upper()}")) is not None:
             values[name] = number
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return msgspec.convert(values, Settings, strict=False)
+    return values
+
+
+_CHOICES: Final = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}
+
+
+def _check(values: dict[str, object], name: Callable[[str], str]) -> dict[str, object]:
+    """Check (and normalise) the port and the log choices in `values`, in place: a typo must
+    stop the server with its name, not fall back to a default or fail deep inside start-up."""
+    for field, allowed in _CHOICES.items():
+        if field in values:
+            text = str(values[field]).strip().lower()
+            if text not in allowed:
+                raise SettingsError(
+                    f"{name(field)} must be one of {', '.join(allowed)}, not {values[field]!r}"
+                )
+            values[field] = text
+    if "port" in values:
+        port = str(values["port"]).strip()
+        if not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise SettingsError(f"{name('port')} must be a port from 1 to 65535, not {port!r}")
+        values["port"] = int(port)
+    return values
 
 
 _WORKER_SETTINGS: Final = "PLAUDIT_WORKER_SETTINGS"

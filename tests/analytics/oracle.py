@@ -1,6 +1,8 @@
 """A plain-Python evaluation of a query over events held in memory: what every store must answer.
 
-Written from docs/query.md, independently of the SQL compilers, and deliberately naive.
+Written from docs/query.md, independently of the SQL compilers, and deliberately naive: it
+takes no constant or helper from the code under test (bucket widths, percentiles and how a value
+counts are written out here again), only the query's own types, which describe the question.
 """
 
 import math
@@ -10,12 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from plaudit.core.feedback import Kind, label_value, numeric_value
 from plaudit.core.query.fields import Field, FieldKind
 from plaudit.core.query.model import (
-    BUCKET_MICROS,
-    PERCENTILES,
-    WEEK_ORIGIN_MICROS,
     Bucket,
     BucketUnit,
     Filter,
@@ -26,6 +24,29 @@ from plaudit.core.query.model import (
 )  # fmt: skip
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTE = 60 * 1_000_000
+WIDTH = {BucketUnit.MINUTE: MINUTE, BucketUnit.HOUR: 60 * MINUTE, BucketUnit.DAY: 1440 * MINUTE,
+         BucketUnit.WEEK: 7 * 1440 * MINUTE}  # fmt: skip
+# Weeks start on Monday 00:00; 1970-01-05 was a Monday.
+MONDAY = (datetime(1970, 1, 5, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+PERCENT = {MetricFn.MEDIAN: 50, MetricFn.P90: 90, MetricFn.P95: 95, MetricFn.P98: 98,
+           MetricFn.P99: 99}  # fmt: skip
+
+
+def numeric_value(kind: str, value: Any) -> float | None:
+    """What a value counts as in numbers: thumbs and numbers themselves, bools 1/0."""
+    if kind in ("thumb", "number"):
+        return float(value)
+    return (1.0 if value else 0.0) if kind == "bool" else None
+
+
+def label_value(kind: str, value: Any) -> str | None:
+    """What a value counts as in text: enum and text values, thumb words, bool words."""
+    if kind in ("enum", "text"):
+        return str(value)
+    if kind == "thumb":
+        return "up" if value > 0 else "down"
+    return ("true" if value else "false") if kind == "bool" else None
 
 
 @dataclass
@@ -65,7 +86,7 @@ def json_of(event: Event, target: Field) -> tuple[str | None, Any]:
 
 def number(event: Event, target: Field) -> float | None:
     if target.kind is FieldKind.VALUE:
-        return numeric_value(Kind(event.data["kind"]), event.data["value"])
+        return numeric_value(event.data["kind"], event.data["value"])
     category, value = json_of(event, target)
     return value if category == "n" else None
 
@@ -95,7 +116,7 @@ def scalar(event: Event, target: Field) -> Any:
     if kind in (FieldKind.TEXT, FieldKind.BOOL):
         return event.data[target.root]
     if kind is FieldKind.VALUE:
-        label = label_value(Kind(event.data["kind"]), event.data["value"])
+        label = label_value(event.data["kind"], event.data["value"])
         return label if label is not None else normalise(number(event, target))
     category, value = json_of(event, target)
     if category == "n":
@@ -137,8 +158,8 @@ def matches(event: Event, item: Filter) -> bool:
     if kind is FieldKind.TEXT:
         return _text_match(event.data[target.root], op, value)
     if kind is FieldKind.VALUE:
-        num = numeric_value(Kind(event.data["kind"]), event.data["value"])
-        label = label_value(Kind(event.data["kind"]), event.data["value"])
+        num = numeric_value(event.data["kind"], event.data["value"])
+        label = label_value(event.data["kind"], event.data["value"])
         if value is None:
             missing = num is None and label is None
             return not missing if op is Op.NE else missing
@@ -164,8 +185,8 @@ def bucket(micros: int, unit: BucketUnit, tz: str | None) -> str:
         moment = EPOCH + timedelta(microseconds=micros)
         offset = moment.astimezone(ZoneInfo(tz)).utcoffset() or timedelta(0)
         local += offset // timedelta(microseconds=1)
-    origin = WEEK_ORIGIN_MICROS if unit is BucketUnit.WEEK else 0
-    start = (local - origin) // BUCKET_MICROS[unit] * BUCKET_MICROS[unit] + origin
+    origin = MONDAY if unit is BucketUnit.WEEK else 0
+    start = (local - origin) // WIDTH[unit] * WIDTH[unit] + origin
     if tz is None:
         return (EPOCH + timedelta(microseconds=start)).isoformat().replace("+00:00", "Z")
     wall = datetime(1970, 1, 1) + timedelta(microseconds=start)  # noqa: DTZ001
@@ -196,8 +217,8 @@ def _mean(values: list[float]) -> float | None:
 def _numeric(fn: MetricFn, values: list[float]) -> float | None:
     if not values:
         return None
-    if fn in PERCENTILES:
-        return nearest_rank(values, PERCENTILES[fn])
+    if fn in PERCENT:
+        return nearest_rank(values, PERCENT[fn])
     return {MetricFn.SUM: sum, MetricFn.AVG: _mean, MetricFn.MIN: min, MetricFn.MAX: max}[fn](
         values
     )

@@ -29,9 +29,9 @@ from plaudit.core.query.model import (
 )  # fmt: skip
 from plaudit.core.query.text import parse_query, to_text
 from plaudit.core.validation import validate_feedback
-from plaudit.store.feedback import DeleteFeedback, StoreFeedback, get_feedback
-from plaudit.store.schema import spans, to_micros
-from tests.analytics.oracle import Event, evaluate
+from plaudit.store.feedback import DeleteFeedback, StoreFeedback
+from plaudit.store.schema import spans
+from tests.analytics.oracle import EPOCH, Event, evaluate
 
 REDACT = PiiMode.REDACT
 NOW = datetime(2026, 3, 30, 12, tzinfo=UTC)
@@ -170,6 +170,7 @@ def queries(draw: Any) -> Query:
 def store_history(
     engine: Engine, project: str, batches: list[list[dict[str, Any]]], deleted: set[str]
 ) -> list[Event]:
+    """Write the events through the store; answer what the oracle expects, from the raw input."""
     with engine.begin() as connection:
         connection.execute(insert(spans), [
             {"project": project, "trace_id": trace, "span_id": span, "name": "respond",
@@ -183,17 +184,58 @@ def store_history(
         assert all(not isinstance(e, list) for e in events), events
         with engine.begin() as connection:
             StoreFeedback(project, events, NOW, None, pii=REDACT).apply(connection)  # type: ignore[arg-type]
-    found = []
     with engine.begin() as connection:
         for event_id in sorted(deleted):
             DeleteFeedback(project, event_id, NOW, None).apply(connection)
-        for event_id in sorted({raw["id"] for batch in batches for raw in batch} - deleted):
-            data = get_feedback(connection, project, event_id)
-            assert data is not None
-            micros = to_micros(datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00")))
-            linked = data["link_status"] == "linked"
-            found.append(Event(data, micros, STORED_SPANS.get(data["span_id"]) if linked else None))
-    return found
+    return expected_events(project, batches, deleted)
+
+
+def expected_events(
+    project: str, batches: list[list[dict[str, Any]]], deleted: set[str]
+) -> list[Event]:
+    """The events as the API promises to keep them: the last version of each id, unless
+    deleted; a thumb word as ±1; linked when its span is stored, taking the span's attributes."""
+    last = {raw["id"]: raw for batch in batches for raw in batch}
+    return [
+        oracle_event(project, raw)
+        for event_id, raw in sorted(last.items())
+        if event_id not in deleted
+    ]
+
+
+def implied_kind(value: Any) -> str:
+    """The kind a value implies when none is named (the API's inference rules)."""
+    if value is None:
+        return "signal"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "thumb" if value in ("up", "down") else "text"
+    return "object" if isinstance(value, dict) else "correction"
+
+
+def oracle_event(project: str, raw: dict[str, Any]) -> Event:
+    value = raw.get("value")
+    kind = raw.get("kind") or implied_kind(value)
+    if kind == "thumb":
+        value = {"up": 1, "down": -1}.get(value, value)
+    linked = raw.get("span_id") in STORED_SPANS
+    kept = ("id", "name", "trace_id", "span_id", "conversation_id", "user_id", "capability",
+            "step", "comment", "metadata", "scores")  # fmt: skip
+    data = {
+        **{key: raw.get(key) for key in kept},
+        "project": project, "kind": kind, "value": value, "tags": sorted(set(raw.get("tags", []))),
+        "implicit": raw.get("implicit", kind == "signal"), "source": raw.get("source", "end_user"),
+        "signal_type": raw.get("signal_type", "default"),
+        "link_status": "linked" if linked else "pending",
+    }  # fmt: skip
+    for filled in ("capability", "step"):
+        if linked and not data[filled]:  # missing (or empty): taken from the span, which has none
+            data[filled] = None
+    micros = (datetime.fromisoformat(raw["timestamp"]) - EPOCH) // timedelta(microseconds=1)
+    return Event(data, micros, STORED_SPANS[raw["span_id"]] if linked else None)
 
 
 def close(left: Any, right: Any) -> bool:

@@ -1,8 +1,9 @@
 """Every page in Chromium: no serious or critical axe-core violations, and its screenshot.
 
 axe-core comes from npm into tests/console/node_modules (`npm ci` there; test-only, never served).
-Screenshots of the demo data, light theme, fixed viewport, are written to docs/images/<page>.png
-for docs/console.md and the README.
+Screenshots of the demo data, light theme, fixed viewport, go to a temporary folder; with
+`--update-screenshots` (`python -m tests.console.screenshots`) they replace docs/images/<page>.png,
+the pictures in docs/console.md and the README.
 """
 
 from pathlib import Path
@@ -64,9 +65,15 @@ def _violations(page: Page) -> list[str]:
     ]
 
 
+@pytest.fixture
+def images(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where screenshots go: docs/images only when asked to refresh them."""
+    return IMAGES if request.config.getoption("--update-screenshots") else tmp_path
+
+
 @pytest.mark.parametrize("name", ["overview", "feedback", "trace", "query", "settings", "login"])
 def test_page_is_accessible_and_pictured(
-    name: str, signed_in_page: Page, console_server: ConsoleServer, browser: Browser
+    name: str, signed_in_page: Page, console_server: ConsoleServer, browser: Browser, images: Path
 ) -> None:
     page = signed_in_page
     if name == "login":
@@ -75,8 +82,9 @@ def test_page_is_accessible_and_pictured(
     page.goto(console_server.url + _paths(console_server)[name])
     page.wait_for_load_state("networkidle")
     assert _violations(page) == []
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"{name}.png"))
+    images.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(images / f"{name}.png"))
+    assert (images / f"{name}.png").stat().st_size > 0
     if name == "login":
         page.context.close()
 

@@ -98,27 +98,80 @@ def new_token(api: httpx.Client, *scopes: str, origins: list[str] | None = None)
     return created
 
 
-ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
-    ("POST", "/v1/feedback", {"json": event()}),
-    ("GET", "/v1/feedback", {}),
-    ("GET", "/v1/feedback/some-id", {}),
-    ("DELETE", "/v1/feedback/some-id", {}),
-    ("GET", f"/v1/traces/{TRACE}", {}),
-    ("PATCH", f"/v1/spans/{SPAN}", {"json": {"tags": ["x"]}}),
-    ("PATCH", f"/v1/traces/{TRACE}", {"json": {"tags": ["x"]}}),
-    ("GET", "/v1/tokens", {}),
-    ("POST", "/v1/tokens", {"json": {"scopes": ["admin"]}}),
-    ("GET", "/v1/projects", {}),
-    ("GET", "/v1/feedback-configs", {}),
-]
+# Routes anyone may call: probes for orchestrators and Prometheus, which carry no token.
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+# What a browser-safe (pk_) token may do: write feedback, nothing else.
+BROWSER_MAY = {("POST", "/v1/feedback")}
+# OTLP receivers answer errors in OTLP's own shape (a google.rpc.Status), as exporters expect.
+OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs")}
+PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok",
+               "example_id": "ex-1", "item_id": "item-1",
+               "name": "stars"}  # fmt: skip
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of the server's own OpenAPI document, made callable."""
+
+    method: str
+    template: str
+    body: bool
+
+    @property
+    def path(self) -> str:
+        return self.template.format(**PATH_VALUES)
+
+    def call(self, http: Http, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        if self.body:
+            kwargs.setdefault("json", {})
+        return http(self.method, self.path, token, **kwargs)
+
+    def expect_refused(self, response: httpx.Response, status: int) -> str | None:
+        """Why the answer is not the refusal `status` (None when it is)."""
+        if response.status_code != status:
+            return f"{self.method} {self.template}: {response.status_code} {response.text[:200]}"
+        if (self.method, self.template) in OTLP_RECEIVERS:
+            return None  # OTLP answers errors as a google.rpc.Status, not problem+json
+        if response.headers["content-type"] != PROBLEM:
+            return f"{self.method} {self.template}: {response.headers['content-type']}"
+        return None
+
+
+@pytest.fixture(scope="module")
+def routes(http: Http) -> list[Route]:
+    """Every operation the running server documents (new routes are covered unasked)."""
+    document = http("GET", "/openapi.json").json()
+    found = [
+        Route(
+            method.upper(), path, "requestBody" in operation or method in ("post", "put", "patch")
+        )
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in METHODS
+    ]
+    assert {("GET", "/v1/feedback"), ("POST", "/v1/tokens")} <= {
+        (r.method, r.template) for r in found
+    }
+    return found
+
+
+def guarded(routes: list[Route]) -> list[Route]:
+    return [r for r in routes if (r.method, r.template) not in PUBLIC]
+
+
 BEACON = {"content-type": "text/plain"}
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "kwargs"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS]
-)
-def test_no_token_is_401(http: Http, method: str, path: str, kwargs: dict[str, Any]) -> None:
-    refused(http(method, path, **kwargs), 401)
+def test_no_token_is_401_on_every_documented_route(http: Http, routes: list[Route]) -> None:
+    wrong = [r.expect_refused(r.call(http), 401) for r in guarded(routes)]
+    assert [w for w in wrong if w] == []
+
+
+def test_public_routes_need_no_token(http: Http, routes: list[Route]) -> None:
+    for route in routes:
+        if (route.method, route.template) in PUBLIC:
+            assert route.call(http).status_code == 200, route
 
 
 @pytest.mark.parametrize(
@@ -127,9 +180,12 @@ def test_no_token_is_401(http: Http, method: str, path: str, kwargs: dict[str, A
      "Bearer sk_0123456789ab_" + "x" * 32, "Basic dXNlcjpwYXNz", "Token sk_" + "a" * 40,
      "Bearer " + "sk_" + "a" * 300],
 )  # fmt: skip
-def test_garbage_or_unknown_token_is_401(http: Http, authorization: str) -> None:
-    for method, path, kwargs in ENDPOINTS[:5]:
-        refused(http(method, path, headers={"authorization": authorization}, **kwargs), 401)
+def test_garbage_or_unknown_token_is_401(
+    http: Http, routes: list[Route], authorization: str
+) -> None:
+    headers = {"authorization": authorization}
+    wrong = [r.expect_refused(r.call(http, headers=headers), 401) for r in guarded(routes)]
+    assert [w for w in wrong if w] == []
 
 
 def test_a_real_token_with_one_character_changed_is_401(
@@ -174,35 +230,23 @@ def test_browser_token_writes_feedback_as_end_user(
     assert api.get(f"/v1/feedback/pk1-{unique}").json()["value"] == -1
 
 
-FORBIDDEN_TO_BROWSER: list[tuple[str, str, dict[str, Any]]] = [
-    ("GET", "/v1/feedback", {}),
-    ("GET", "/v1/feedback/{id}", {}),
-    ("DELETE", "/v1/feedback/{id}", {}),
-    ("GET", f"/v1/traces/{TRACE}", {}),
-    ("PATCH", f"/v1/spans/{SPAN}", {"json": {"tags": ["x"], "feedback": {"a": 1}}}),
-    ("PATCH", f"/v1/traces/{TRACE}", {"json": {"tags": ["x"]}}),
-    ("GET", "/v1/tokens", {}),
-    ("POST", "/v1/tokens", {"json": {"scopes": ["admin"]}}),
-    ("DELETE", "/v1/tokens/{token_id}", {}),
-    ("GET", "/v1/projects", {}),
-    ("POST", "/v1/projects", {"json": {"name": "sneaky"}}),
-    ("GET", "/v1/feedback-configs", {}),
-    ("PUT", "/v1/feedback-configs/stars", {"json": {"kind": "number"}}),
-    ("DELETE", "/v1/feedback-configs/stars", {}),
-]
-
-
 def test_browser_token_can_do_nothing_else(
-    live_server: LiveServer, http: Http, api: httpx.Client, unique: str
+    live_server: LiveServer, http: Http, api: httpx.Client, routes: list[Route], unique: str
 ) -> None:
     assert api.post("/v1/feedback", json=event(id=f"keep-{unique}")).status_code == 200
     victim = new_token(api, "read")
     browser = live_server.browser_token
-    for method, template, kwargs in FORBIDDEN_TO_BROWSER:
-        path = template.format(id=f"keep-{unique}", token_id=victim["id"])
-        refused(http(method, path, browser, **kwargs), 403)
-    otlp = http("POST", "/v1/traces", browser, json={"resourceSpans": []})
-    assert otlp.status_code == 403  # OTLP errors are a google.rpc.Status, not problem+json
+    others = [r for r in guarded(routes) if (r.method, r.template) not in BROWSER_MAY]
+    # Real ids and bodies, so a route that checked its input before the token would show.
+    values = {**PATH_VALUES, "event_id": f"keep-{unique}", "token_id": victim["id"]}
+    bodies = {"/v1/projects": {"name": "sneaky"}, "/v1/tokens": {"scopes": ["admin"]},
+              "/v1/query": {"metrics": ["count"]}}  # fmt: skip
+    wrong = []
+    for route in others:
+        path = route.template.format(**values)
+        body = {"json": bodies.get(route.template, {"tags": ["x"]})} if route.body else {}
+        wrong.append(route.expect_refused(http(route.method, path, browser, **body), 403))
+    assert [w for w in wrong if w] == []
     # nothing happened: the event, the other token and the project list are as they were
     assert api.get(f"/v1/feedback/keep-{unique}").status_code == 200
     assert http("GET", "/v1/feedback", victim["token"]).status_code == 200

@@ -2,7 +2,10 @@
 
 import httpx
 import msgspec
+from sqlalchemy import select
 
+from plaudit.store.database import create_database_engine
+from plaudit.store.schema import feedback_history
 from tests.conftest import LiveServer
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -51,12 +54,52 @@ def test_single_invalid_event_is_422_with_pointer(api: httpx.Client) -> None:
 def test_delete_keeps_history_and_is_refused_to_browser_tokens(
     live_server: LiveServer, api: httpx.Client, unique: str
 ) -> None:
-    post(api, {"id": f"d-{unique}", "name": "q", "trace_id": TRACE, "value": True})
+    event = {"id": f"d-{unique}", "name": "q", "trace_id": TRACE, "value": True}
+    post(api, event)
+    post(api, {**event, "value": False, "comment": "second thoughts"})
     with live_server.client(live_server.browser_token) as browser:
         assert browser.delete(f"/v1/feedback/d-{unique}").status_code == 403
     assert api.delete(f"/v1/feedback/d-{unique}").status_code == 204
     assert api.get(f"/v1/feedback/d-{unique}").status_code == 404
     assert api.delete(f"/v1/feedback/d-{unique}").status_code == 404
+
+    # Read straight from the table: the API shows no history of an id that is gone.
+    engine = create_database_engine(live_server.database_url)
+    with engine.connect() as connection:
+        kept = connection.execute(
+            select(feedback_history.c.revision, feedback_history.c.operation,
+                   feedback_history.c.content)
+            .where(feedback_history.c.feedback_id == f"d-{unique}")
+            .order_by(feedback_history.c.seq)
+        ).all()  # fmt: skip
+    engine.dispose()
+    assert [(r, op, c["value"], c["comment"]) for r, op, c in kept] == [
+        (1, "revised", True, None),
+        (2, "deleted", False, "second thoughts"),
+    ]
+
+
+def history_of(api: httpx.Client, event_id: str) -> list[tuple[int, str, object]]:
+    """(revision, operation, value) of each past version, newest first."""
+    stored = api.get(f"/v1/feedback/{event_id}").json()
+    return [(h["revision"], h["operation"], h["content"]["value"]) for h in stored["history"]]
+
+
+def test_recreating_a_deleted_id_continues_its_revisions(api: httpx.Client, unique: str) -> None:
+    event_id = f"r-{unique}"
+    event = {"id": event_id, "name": "stars", "trace_id": TRACE, "value": 1}
+    post(api, event)
+    post(api, {**event, "value": 2})
+    assert api.delete(f"/v1/feedback/{event_id}").status_code == 204
+
+    assert post(api, {**event, "value": 3}).json()["results"][0]["status"] == "created"
+    stored = api.get(f"/v1/feedback/{event_id}").json()
+    assert (stored["revision"], stored["value"]) == (3, 3), "numbers never go backwards"
+    assert history_of(api, event_id) == [(2, "deleted", 2), (1, "revised", 1)]
+
+    post(api, {**event, "value": 4})
+    assert api.get(f"/v1/feedback/{event_id}").json()["revision"] == 4
+    assert history_of(api, event_id) == [(3, "revised", 3), (2, "deleted", 2), (1, "revised", 1)]
 
 
 def test_list_filters_and_paginates(api: httpx.Client, unique: str) -> None:

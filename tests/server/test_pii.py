@@ -7,6 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from plaudit.core.access import Scope
+from plaudit.store.database import create_database_engine
+from plaudit.store.tokens import create_token
 from tests.conftest import LiveServer
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -26,13 +29,28 @@ def stored(api: httpx.Client, event: dict[str, object]) -> dict[str, object]:
     return answer
 
 
-def test_redact_is_the_default_and_replaces_each_finding(api: httpx.Client, unique: str) -> None:
+def test_redact_is_the_default_and_replaces_each_finding(
+    live_server: LiveServer, api: httpx.Client, unique: str
+) -> None:
+    # A project nobody has set a mode on, so the default is what is seen.
+    project = f"new-{unique}"
+    assert api.post("/v1/projects", json={"name": project}).status_code == 201
     modes = {p["name"]: p["pii"] for p in api.get("/v1/projects").json()["items"]}
-    assert modes["default"] in ("redact", "flag", "off")
-    set_mode(api, "redact")
-    event = stored(api, {"id": f"r-{unique}", "name": "rq", "value": "down", "comment": COMMENT})
+    assert modes[project] == "redact"
+    with live_server.client(admin_token_of(live_server, project)) as own:
+        event = stored(
+            own, {"id": f"r-{unique}", "name": "rq", "value": "down", "comment": COMMENT}
+        )
     assert event["comment"] == "wrong again, write to [EMAIL] or call [PHONE]"
     assert event["pii"] == ["email", "phone"]
+
+
+def admin_token_of(live_server: LiveServer, project: str) -> str:
+    engine = create_database_engine(live_server.database_url)
+    with engine.begin() as connection:
+        token = create_token(connection, project, frozenset({Scope.ADMIN}), "tests")[1]
+    engine.dispose()
+    return token
 
 
 def test_text_values_corrections_and_expected_are_redacted(api: httpx.Client, unique: str) -> None:

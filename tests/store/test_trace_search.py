@@ -1,7 +1,7 @@
 """Trace search pages: every matching trace once, newest match first, equal to a Python oracle.
 
 `search_traces` scans matching events newest first and stops early; these tests page through all
-of its answer, following `after`, and compare with a plain-Python evaluation of the stored rows.
+of its answer, following `after`, and compare with a plain-Python evaluation of the events sent.
 """
 
 import secrets
@@ -20,8 +20,8 @@ from plaudit.core.query.text import parse_filters
 from plaudit.core.validation import validate_feedback
 from plaudit.store.event_search import TraceHit, search_traces
 from plaudit.store.feedback import DeleteFeedback, StoreFeedback
-from plaudit.store.schema import feedback, spans, to_micros
-from tests.analytics.oracle import Event, matches
+from plaudit.store.schema import feedback, spans
+from tests.analytics.oracle import EPOCH, Event, matches
 
 REDACT = PiiMode.REDACT
 NOW = datetime(2026, 3, 30, 12, tzinfo=UTC)
@@ -87,7 +87,8 @@ def histories(draw: Any) -> tuple[list[list[dict[str, Any]]], list[str]]:
 def store(
     engine: Engine, project: str, batches: list[list[dict[str, Any]]], deleted: list[str]
 ) -> list[Event]:
-    """Write the events, then read back what the store holds, as the oracle's events."""
+    """Write the events; answer the oracle's events, made from what was sent (the last version
+    of each id, unless deleted), never read back through the store."""
     for batch in batches:
         events = [validate_feedback(raw, pointer="", now=NOW, configs={}) for raw in batch]
         assert all(not isinstance(e, list) for e in events), events
@@ -107,7 +108,20 @@ def store(
         raw = last[row["id"]]
         assert row["value"] == raw["value"]
         assert row["timestamp"] == datetime.fromisoformat(raw["timestamp"])
-    return [Event(dict(row), to_micros(row["timestamp"]), None) for row in rows]
+    kept = ("id", "trace_id", "name", "kind", "value", "capability")
+    return [
+        Event(
+            {key: raw.get(key) for key in kept},
+            micros_of(datetime.fromisoformat(raw["timestamp"])),
+            None,
+        )
+        for event_id, raw in sorted(last.items())
+        if event_id not in deleted
+    ]
+
+
+def micros_of(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 def expected(
@@ -200,7 +214,7 @@ def test_span_attributes_narrow_the_traces(engine: Engine) -> None:
     ]  # fmt: skip
     events = store(engine, project, [batch], [])
     attributes = {trace: [{"model": model}] for trace, model in models.items()}
-    tie, oldest = to_micros(at[1]), to_micros(at[3])
+    tie, oldest = micros_of(at[1]), micros_of(at[3])
     cases = {
         'feedback.rq = -1 and span.model = "gpt-x"': [
             TraceHit(TRACES[3], tie),
@@ -211,7 +225,7 @@ def test_span_attributes_narrow_the_traces(engine: Engine) -> None:
             TraceHit(TRACES[3], tie),
             TraceHit(TRACES[0], tie),
         ],
-        'capability = "a" and span.model = "gpt-y"': [TraceHit(TRACES[1], to_micros(at[0]))],
+        'capability = "a" and span.model = "gpt-y"': [TraceHit(TRACES[1], micros_of(at[0]))],
         'span.model = "gpt-x" and feedback.rq = -1 and capability = null': [
             TraceHit(TRACES[0], oldest)
         ],

@@ -44,13 +44,22 @@ export interface FeedbackOptions {
   conversation_id?: string;
 }
 
-/** A feedback event as the API takes it. */
-export type FeedbackEvent = FeedbackOptions & { kind: Kind; value?: unknown; [field: string]: unknown };
+/** What an event points at; `sendFeedback` fills these from `links` unless the event has them. */
+export interface FeedbackTarget {
+  trace_id?: string | null;
+  span_id?: string | null;
+  capability?: string | null;
+  step?: string | null;
+  traceparent?: string | null;
+}
+
+/** A feedback event as the API takes it. No index signature: a misspelt field is a type error. */
+export type FeedbackEvent = FeedbackOptions & FeedbackTarget & { kind: Kind; value?: unknown };
 
 function build(kind: Kind, options: object): FeedbackEvent {
   const event: Record<string, unknown> = { kind };
   for (const [key, value] of Object.entries(options)) if (value !== undefined) event[key] = value;
-  return event as FeedbackEvent;
+  return event as unknown as FeedbackEvent;
 }
 
 /** Builders, one per kind: `Feedback.thumbUp({ name: "helpful", comment: "spot on" })`. */
@@ -94,7 +103,7 @@ export interface ClientConfig {
   maxQueue?: number;
 }
 
-type Store = Pick<Storage, "getItem" | "setItem">;
+type Store = Pick<Storage, "getItem" | "setItem" | "removeItem" | "key" | "length">;
 
 /** Callbacks, and the browser parts the client uses (replaceable for tests and odd hosts). */
 export interface ClientOptions {
@@ -123,6 +132,16 @@ interface Entry {
   t?: string;
   n: number;
 }
+
+/** One page's stored queue: `c` once the page may be gone (hidden or closed), `at` last written. */
+interface Saved {
+  q: Entry[];
+  at: number;
+  c?: boolean;
+}
+
+// A queue neither closed nor written for this long belongs to a page that crashed.
+const ABANDONED_MS = 24 * 3600 * 1000;
 
 const LINK_FIELDS = ["trace_id", "span_id", "conversation_id", "capability", "step", "traceparent"];
 // Browsers refuse keepalive fetches and beacons past 64 KiB in flight; stay clear of it.
@@ -174,8 +193,12 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
   const nav = typeof navigator === "undefined" ? undefined : navigator;
   const beacon = options.sendBeacon ?? (nav?.sendBeacon ? (u: string, b: string) => nav.sendBeacon(u, b) : undefined);
   const online = options.online ?? (() => nav?.onLine !== false);
-  const queueKey = "plaudit:queue:" + url;
-  let queue: Entry[] = load();
+  // Each page writes only its own key, so two tabs never overwrite each other's queue; a new
+  // page adopts the queues that closed pages left (`adopt`). The bare prefix is the key every
+  // page shared before, adopted too.
+  const prefix = "plaudit:queue:" + url;
+  const ownKey = prefix + "#" + randomId();
+  let queue: Entry[] = [];
   let running: Promise<void> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -187,18 +210,56 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
     }
   }
 
-  function load(): Entry[] {
+  function read(key: string): Saved {
     try {
-      const saved: unknown = JSON.parse(storage?.getItem(queueKey) ?? "[]");
-      return Array.isArray(saved) ? saved.filter((x) => x && typeof x.e === "object") : [];
+      const saved = JSON.parse(storage?.getItem(key) ?? "[]");
+      const old = Array.isArray(saved); // the shared key's format: always adopted
+      const entries: unknown[] = old ? saved : Array.isArray(saved?.q) ? saved.q : [];
+      const q = entries.filter((x): x is Entry => !!x && typeof (x as Entry).e === "object");
+      return { q, at: old ? 0 : Number(saved.at) || 0, c: old || saved.c === true };
     } catch {
-      return [];
+      return { q: [], at: 0, c: true };
     }
   }
 
-  function save(): void {
+  /** Take over the queues of pages that are gone. Lock-free: two pages adopting the same queue
+   * both send it, and the ids make the second copy a duplicate the server stores once. */
+  function adopt(): void {
+    const found: string[] = [];
     try {
-      storage?.setItem(queueKey, JSON.stringify(queue));
+      for (let i = 0; i < (storage?.length ?? 0); i++) {
+        const key = storage?.key(i);
+        if (key === prefix || key?.startsWith(prefix + "#")) found.push(key);
+      }
+    } catch {
+      return; // storage disabled: nothing was left
+    }
+    const adopted = found.filter((key) => {
+      const saved = read(key);
+      if (!saved.c && Date.now() - saved.at < ABANDONED_MS) return false; // a live page's
+      for (const entry of saved.q) merge(entry);
+      return true;
+    });
+    trim();
+    save();
+    try {
+      for (const key of adopted) storage?.removeItem(key);
+    } catch {
+      // left in place: the next page adopts it again, and resends are duplicates
+    }
+  }
+
+  /** Queue `entry` unless a newer version of the same event already waits. */
+  function merge(entry: Entry): void {
+    const same = queue.findIndex((q) => q.e.id === entry.e.id);
+    if (same < 0) queue.push(entry);
+    else if (String(queue[same].e.timestamp) < String(entry.e.timestamp)) queue[same] = entry;
+  }
+
+  function save(closing = false): void {
+    try {
+      if (!queue.length) storage?.removeItem(ownKey);
+      else storage?.setItem(ownKey, JSON.stringify({ q: queue, at: Date.now(), c: closing }));
     } catch {
       // storage full or disabled: the queue still lives in memory for this page
     }
@@ -220,7 +281,8 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
   function sendFeedback(links: Links | null | undefined, feedback: FeedbackEvent): string {
     const event: FeedbackEvent = { ...feedback };
     const from = (links ?? {}) as Record<string, unknown>;
-    for (const field of LINK_FIELDS) if (from[field] != null && event[field] == null) event[field] = from[field];
+    const fields = event as unknown as Record<string, unknown>;
+    for (const field of LINK_FIELDS) if (from[field] != null && fields[field] == null) fields[field] = from[field];
     if (event.user_id == null && config.userId) event.user_id = config.userId;
     event.timestamp ??= new Date().toISOString();
     if (!event.id) {
@@ -238,11 +300,15 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
     const same = queue.findIndex((q) => q.e.id === entry.e.id);
     if (same >= 0) queue[same] = entry;
     else queue.push(entry);
+    trim();
+    save();
+  }
+
+  function trim(): void {
     if (queue.length > maxQueue) {
       const dropped = queue.splice(0, queue.length - maxQueue);
       report("feedback queue full: oldest events dropped", dropped.map((q) => q.e));
     }
-    save();
   }
 
   /** The next batch: leading events sharing one token, within the keepalive size limit. */
@@ -331,7 +397,13 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
     return false;
   }
 
-  /** On page hide, hand whatever still waits to sendBeacon (text/plain: no preflight). */
+  /** On page hide, hand whatever still waits to sendBeacon (text/plain: no preflight), and mark
+   * the stored queue as one the next page may adopt: a hidden page may be discarded unannounced. */
+  function onHide(): void {
+    save(true);
+    beaconAll();
+  }
+
   function beaconAll(): void {
     if (!beacon || !queue.length) return;
     const groups = new Map<string | undefined, FeedbackEvent[]>();
@@ -357,13 +429,15 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
     timer = undefined;
     void pump();
   };
-  const onVisibility = () => {
-    if (doc?.visibilityState === "hidden") beaconAll();
-  };
+  // Seen again (or back from the back-forward cache): the queue is this live page's once more.
+  const onVisibility = () => (doc?.visibilityState === "hidden" ? onHide() : save());
+  const onShow = () => save();
   win?.addEventListener("online", onOnline);
-  win?.addEventListener("pagehide", beaconAll);
+  win?.addEventListener("pagehide", onHide);
+  win?.addEventListener("pageshow", onShow);
   doc?.addEventListener("visibilitychange", onVisibility);
-  if (queue.length) void pump(); // left over from an earlier page
+  adopt();
+  if (queue.length) void pump(); // left over from earlier pages
 
   return {
     sendFeedback(links, feedback) {
@@ -384,7 +458,8 @@ export function createFeedbackClient(config: ClientConfig, options: ClientOption
       clearTimeout(timer);
       timer = undefined;
       win?.removeEventListener("online", onOnline);
-      win?.removeEventListener("pagehide", beaconAll);
+      win?.removeEventListener("pagehide", onHide);
+      win?.removeEventListener("pageshow", onShow);
       doc?.removeEventListener("visibilitychange", onVisibility);
     },
   };

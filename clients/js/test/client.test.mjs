@@ -7,7 +7,20 @@ const LINKS = { trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", span_id: "00f067aa
 
 function memoryStorage() {
   const items = new Map();
-  return { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)), items };
+  return {
+    getItem: (k) => items.get(k) ?? null,
+    setItem: (k, v) => items.set(k, String(v)),
+    removeItem: (k) => items.delete(k),
+    key: (i) => [...items.keys()][i] ?? null,
+    get length() { return items.size; },
+    items,
+  };
+}
+
+/** Every event stored for `url`, whichever page's key holds it. */
+function stored(storage, url = "http://plaudit.test") {
+  return [...storage.items].filter(([k]) => k.startsWith("plaudit:queue:" + url))
+    .flatMap(([, v]) => JSON.parse(v).q ?? JSON.parse(v)).map((entry) => entry.e);
 }
 
 /** A fake server: answers from `script` in turn (then 200s), recording every request. */
@@ -141,7 +154,8 @@ test("offline: kept in storage, sent when back online, and by the next page", as
   first.plaudit.sendFeedback(LINKS, Feedback.signal({ name: "copy" }));
   await first.plaudit.flush();
   assert.equal(server.calls.length, 0);
-  assert.equal(JSON.parse(storage.getItem("plaudit:queue:http://plaudit.test")).length, 2);
+  assert.equal(stored(storage).length, 2);
+  first.win.dispatchEvent(new Event("pagehide"));
   first.plaudit.close();
 
   // A later page finds them; coming back online sends each once.
@@ -152,7 +166,48 @@ test("offline: kept in storage, sent when back online, and by the next page", as
   await second.plaudit.flush();
   assert.equal(server.calls.length, 1);
   assert.equal(server.calls[0].body.feedback.length, 2);
-  assert.equal(JSON.parse(storage.getItem("plaudit:queue:http://plaudit.test")).length, 0);
+  assert.deepEqual(stored(storage), []);
+});
+
+test("tabs: each stores its own queue, and the next page sends what every closed tab left", async () => {
+  const storage = memoryStorage();
+  const server = fakeServer();
+  const tabs = [client(server, { storage, online: () => false }), client(server, { storage, online: () => false })];
+  tabs.forEach((tab, i) => tab.plaudit.sendFeedback(LINKS, Feedback.number({ name: `tab${i}`, value: i })));
+  assert.equal(stored(storage).length, 2);
+  for (const tab of tabs) {
+    tab.win.dispatchEvent(new Event("pagehide"));
+    tab.plaudit.close();
+  }
+  const next = client(server, { storage });
+  assert.equal(next.plaudit.pending(), 2);
+  assert.equal(await next.plaudit.flush(), true);
+  assert.deepEqual(server.calls.flatMap((c) => c.body.feedback.map((e) => e.name)).sort(), ["tab0", "tab1"]);
+  assert.deepEqual(stored(storage), []);
+});
+
+test("tabs: a live page's queue stays its own; hidden, the next page may take it", () => {
+  const storage = memoryStorage();
+  const live = client(fakeServer(), { storage, online: () => false });
+  live.plaudit.sendFeedback(LINKS, Feedback.thumbUp({ name: "h" }));
+  assert.equal(client(fakeServer(), { storage, online: () => false }).plaudit.pending(), 0);
+  live.doc.visibilityState = "hidden";
+  live.doc.dispatchEvent(new Event("visibilitychange"));
+  assert.equal(client(fakeServer(), { storage, online: () => false }).plaudit.pending(), 1);
+});
+
+test("tabs: one event left by two pages is adopted once, in its newest version", () => {
+  const storage = memoryStorage();
+  const at = (timestamp) => ({ id: "b1", name: "h", kind: "thumb", timestamp });
+  storage.setItem("plaudit:queue:http://plaudit.test#a", JSON.stringify({ q: [{ e: { ...at("2026-01-01T00:00:02Z"), value: -1 }, n: 0 }], at: 1, c: true }));
+  storage.setItem("plaudit:queue:http://plaudit.test#b", JSON.stringify({ q: [{ e: { ...at("2026-01-01T00:00:01Z"), value: 1 }, n: 0 }], at: 1, c: true }));
+  // the key every page shared before per-page keys: adopted as well
+  storage.setItem("plaudit:queue:http://plaudit.test", JSON.stringify([{ e: { ...at("2026-01-01T00:00:00Z"), value: 1 }, n: 0 }]));
+  storage.setItem("plaudit:queue:http://other.test#c", JSON.stringify({ q: [{ e: at("x"), n: 0 }], at: 1, c: true }));
+  const next = client(fakeServer(), { storage, online: () => false });
+  assert.equal(next.plaudit.pending(), 1);
+  assert.deepEqual(stored(storage).map((e) => e.value), [-1]);
+  assert.equal(stored(storage, "http://other.test").length, 1, "another server's queue is left alone");
 });
 
 test("page hide beacons what waits: text bodies under 64 KiB with the token inside", async () => {

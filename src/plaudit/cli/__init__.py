@@ -3,6 +3,8 @@
 import typer
 
 from plaudit.cli import dataset, db, feedback, key, query, queue, serve, token
+from plaudit.cli.output import fail
+from plaudit.settings import SettingsError
 
 app = typer.Typer(
     help="Plaudit: end-user feedback on AI responses, linked to OpenTelemetry traces.",
@@ -23,4 +25,7 @@ app.add_typer(queue.app, name="queue")
 
 def main() -> None:
     """Entry point of the `plaudit` script."""
-    app()
+    try:
+        app()
+    except SettingsError as error:  # from any command: one line, the usage exit status
+        raise SystemExit(fail(str(error), code=2).exit_code) from None

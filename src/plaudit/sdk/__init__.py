@@ -17,7 +17,7 @@ from plaudit.sdk._safety import (
     FeedbackRejected,
     PlauditSdkError,
 )
-from plaudit.sdk.client import AsyncClient, Client, send
+from plaudit.sdk.client import AsyncClient, Client, SpanLinks, send
 from plaudit.sdk.feedback import Feedback
 from plaudit.sdk.loop import ApiError, Datasets, Queues, datasets, queues
 from plaudit.sdk.tokens import feedback_token
@@ -43,6 +43,7 @@ __all__ = [
     "PlauditSdkError",
     "Queues",
     "Span",
+    "SpanLinks",
     "datasets",
     "enrich_span",
     "enrich_trace",

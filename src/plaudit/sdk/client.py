@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import httpx
 import msgspec
@@ -25,7 +25,19 @@ from plaudit.sdk import tokens
 from plaudit.sdk._safety import ErrorHandler, guarded, report
 from plaudit.sdk._sender import MAX_BATCH_EVENTS, Entry, Sender
 
-Links = Mapping[str, Any] | str | None
+
+class SpanLinks(TypedDict, total=False):
+    """Where feedback points, as `span.links()` answers it (any may be None or left out)."""
+
+    trace_id: str | None
+    span_id: str | None
+    conversation_id: str | None
+    capability: str | None
+    step: str | None
+
+
+Links = SpanLinks | str | None
+"""A `SpanLinks` dict, a W3C traceparent string, or None (the feedback names its own target)."""
 LINK_FIELDS: Final = ("trace_id", "span_id", "conversation_id", "capability", "step")
 _encode = msgspec.json.Encoder()
 
@@ -50,7 +62,8 @@ def link_fields(links: Links) -> dict[str, Any]:
         if parsed is None:
             raise ValueError(f"not a W3C traceparent: {links!r}")
         return {"trace_id": parsed[0], "span_id": parsed[1]}
-    return {key: links[key] for key in LINK_FIELDS if links.get(key) is not None}
+    fields: Mapping[str, object] = links
+    return {key: fields[key] for key in LINK_FIELDS if fields.get(key) is not None}
 
 
 class Client:
@@ -132,10 +145,10 @@ class Client:
     def enrich_span(
         self,
         span_id: str,
+        *,
         feedback: Mapping[str, Any] | None = None,
         attributes: Mapping[str, Any] | None = None,
         tags: list[str] | None = None,
-        *,
         user_id: str | None = None,
         id: str | None = None,
     ) -> str | None:
@@ -145,10 +158,10 @@ class Client:
     def enrich_trace(
         self,
         trace_id: str,
+        *,
         feedback: Mapping[str, Any] | None = None,
         attributes: Mapping[str, Any] | None = None,
         tags: list[str] | None = None,
-        *,
         user_id: str | None = None,
         id: str | None = None,
     ) -> str | None:
@@ -243,8 +256,27 @@ class AsyncClient:
     Sending still happens on a thread, so a slow Plaudit never blocks the event loop.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.sync = Client(*args, **kwargs)
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        project: str | None = None,
+        *,
+        on_error: ErrorHandler | None = None,
+        signing_key: str | None = None,
+        max_queue: int = 100_000,
+        batch_size: int = MAX_BATCH_EVENTS,
+        flush_interval: float = 0.25,
+        max_backoff: float = 10.0,
+        timeout: float = 10.0,
+        exit_timeout: float = 5.0,
+    ) -> None:
+        """The arguments of `Client`, spelled out so type checkers see them."""
+        self.sync = Client(
+            url, token, project, on_error=on_error, signing_key=signing_key,
+            max_queue=max_queue, batch_size=batch_size, flush_interval=flush_interval,
+            max_backoff=max_backoff, timeout=timeout, exit_timeout=exit_timeout,
+        )  # fmt: skip
 
     async def send(self, links: Links, feedback: Mapping[str, Any]) -> str | None:
         """Queue one feedback event (see `Client.send`); returns at once."""
@@ -253,28 +285,32 @@ class AsyncClient:
     async def enrich_span(
         self,
         span_id: str,
+        *,
         feedback: Mapping[str, Any] | None = None,
         attributes: Mapping[str, Any] | None = None,
         tags: list[str] | None = None,
-        *,
         user_id: str | None = None,
         id: str | None = None,
     ) -> str | None:
         """Queue a merge into a span (see `Client.enrich_span`)."""
-        return self.sync.enrich_span(span_id, feedback, attributes, tags, user_id=user_id, id=id)
+        return self.sync.enrich_span(
+            span_id, feedback=feedback, attributes=attributes, tags=tags, user_id=user_id, id=id
+        )
 
     async def enrich_trace(
         self,
         trace_id: str,
+        *,
         feedback: Mapping[str, Any] | None = None,
         attributes: Mapping[str, Any] | None = None,
         tags: list[str] | None = None,
-        *,
         user_id: str | None = None,
         id: str | None = None,
     ) -> str | None:
         """Queue a merge into a trace (see `Client.enrich_trace`)."""
-        return self.sync.enrich_trace(trace_id, feedback, attributes, tags, user_id=user_id, id=id)
+        return self.sync.enrich_trace(
+            trace_id, feedback=feedback, attributes=attributes, tags=tags, user_id=user_id, id=id
+        )
 
     async def feedback_token(
         self,

@@ -20,7 +20,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from plaudit.sdk._safety import DeliveryFailed, ErrorHandler, PlauditSdkError, guarded, report
-from plaudit.sdk.client import Client, default_client, set_default_client
+from plaudit.sdk.client import Client, SpanLinks, default_client, set_default_client
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
@@ -342,7 +342,7 @@ class Span:
         with guarded(_setup.on_error):
             self._otel.set_attribute(key, _attribute(value))
 
-    def links(self) -> dict[str, str | None]:
+    def links(self) -> SpanLinks:
         """`{trace_id, span_id, capability, step, conversation_id}` for the browser.
 
         The ids are None when tracing is not set up (call `init` first).
@@ -382,12 +382,13 @@ def _current_ids() -> tuple[str | None, str | None]:
 
 
 def enrich_span(
+    span_id: str | None = None,
+    *,
     feedback: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
     tags: list[str] | None = None,
-    span_id: str | None = None,
-    *,
     user_id: str | None = None,
+    id: str | None = None,
     client: Client | None = None,
 ) -> str | None:
     """Merge feedback, attributes and tags into a span (the current one unless `span_id`).
@@ -400,16 +401,19 @@ def enrich_span(
     if span_id is None:
         report(PlauditSdkError("enrich_span: no current span and no span_id"), target.on_error)
         return None
-    return target.enrich_span(span_id, feedback, attributes, tags, user_id=user_id)
+    return target.enrich_span(
+        span_id, feedback=feedback, attributes=attributes, tags=tags, user_id=user_id, id=id
+    )
 
 
 def enrich_trace(
+    trace_id: str | None = None,
+    *,
     feedback: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
     tags: list[str] | None = None,
-    trace_id: str | None = None,
-    *,
     user_id: str | None = None,
+    id: str | None = None,
     client: Client | None = None,
 ) -> str | None:
     """Merge feedback, attributes and tags into a trace (the current one unless `trace_id`)."""
@@ -418,4 +422,6 @@ def enrich_trace(
     if trace_id is None:
         report(PlauditSdkError("enrich_trace: no current trace and no trace_id"), target.on_error)
         return None
-    return target.enrich_trace(trace_id, feedback, attributes, tags, user_id=user_id)
+    return target.enrich_trace(
+        trace_id, feedback=feedback, attributes=attributes, tags=tags, user_id=user_id, id=id
+    )

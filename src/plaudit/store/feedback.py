@@ -165,6 +165,8 @@ class _Batch:
         self.ops = ops
         self.to_insert: dict[str, dict[str, Any]] = {}
         self.known = self._existing()
+        given = {e.id for op in ops for e in op.events if e.id_was_given}
+        self.archived = _last_archived(connection, project, given - set(self.known))
         self.targets = known_targets(
             connection,
             project,
@@ -205,8 +207,10 @@ class _Batch:
             ),
         )
         if prior is None:
+            # An id deleted before continues after its archived revisions, never back at 1.
+            row["revision"] = self.archived.pop(event.id, 0) + 1
             self.to_insert[event.id] = row
-            self.known[event.id] = _known(event, 1, op.browser)
+            self.known[event.id] = _known(event, row["revision"], op.browser)
             return "created"
         if event.id in self.to_insert:
             self._flush()
@@ -224,6 +228,17 @@ class _Batch:
             insert_rows(self.connection, feedback, list(self.to_insert.values()), encoded=True)
             rollup_writes.add(self.connection, self.project, list(self.to_insert))
             self.to_insert.clear()
+
+
+def _last_archived(connection: Connection, project: str, ids: set[str]) -> dict[str, int]:
+    """The highest revision in the history of each of `ids` that has one (deleted ids)."""
+    columns = ("feedback_id", "revision")
+    last: dict[str, int] = {}
+    for event_id, revision in rows_in(
+        connection, feedback_history, columns, project, "feedback_id", ids
+    ):
+        last[event_id] = max(revision, last.get(event_id, 0))
+    return last
 
 
 def _known(event: FeedbackEvent, revision: int, browser: bool) -> _Known:

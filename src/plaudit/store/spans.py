@@ -11,6 +11,7 @@ from plaudit.core.spans import SpanRecord
 from plaudit.store import rollup_writes
 from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.feedback import row_to_event
+from plaudit.store.links import KnownTargets, SpanFacts, known_targets
 from plaudit.store.schema import (
     feedback,
     span_enrichments,
@@ -92,37 +93,44 @@ def _pending(
 def link_waiting_feedback(
     connection: Connection, project: str, span_rows: Sequence[dict[str, Any]]
 ) -> int:
-    """Mark pending feedback about these spans (or their traces/conversations) linked."""
-    by_span: dict[str, list[dict[str, Any]]] = {}
+    """Mark pending feedback about these spans (or their traces, conversations or response
+    ids) linked."""
+    known = KnownTargets()
     for row in span_rows:
-        by_span.setdefault(row["span_id"], []).append(row)
-    traces = {row["trace_id"] for row in span_rows}
-    conversations = {row["conversation_id"] for row in span_rows if row["conversation_id"]}
-    responses = {row["response_id"]: row for row in span_rows if row.get("response_id")}
+        facts = SpanFacts(row["trace_id"], row["capability"], row["step"])
+        known.spans.setdefault(row["span_id"], []).append((row["trace_id"], facts))
+        known.traces.add(row["trace_id"])
+        if row["conversation_id"]:
+            known.conversations.add(row["conversation_id"])
+        if row.get("response_id"):
+            known.responses[row["response_id"]] = SpanFacts(
+                row["trace_id"], row["capability"], row["step"], row["span_id"]
+            )
+    return link_known(connection, project, known)
+
+
+def link_known(connection: Connection, project: str, known: KnownTargets) -> int:
+    """Mark pending feedback linked whose target is among `known` (most specific first: its
+    span, else its response id, else its trace, else its conversation, as on arrival)."""
     changes = []
     for event_id, _, _, response in _pending(
-        connection, project, feedback.c.response_id, responses, feedback.c.span_id.is_(None)
+        connection, project, feedback.c.response_id, known.responses, feedback.c.span_id.is_(None)
     ):
-        span = responses[response]
+        facts = known.responses[response]
         changes.append(
-            _link_change(
-                event_id, span["trace_id"], span["capability"], span["step"], span["span_id"]
-            )
+            _link_change(event_id, facts.trace_id, facts.capability, facts.step, facts.span_id)
         )
     for event_id, trace_id, span_id, _ in _pending(
-        connection, project, feedback.c.span_id, by_span
+        connection, project, feedback.c.span_id, known.spans
     ):
-        for span in by_span[span_id]:
-            if trace_id is None or trace_id == span["trace_id"]:
-                changes.append(
-                    _link_change(event_id, span["trace_id"], span["capability"], span["step"])
-                )
-                break
+        found = known.resolve(trace_id, span_id, None)
+        if isinstance(found, SpanFacts):
+            changes.append(_link_change(event_id, found.trace_id, found.capability, found.step))
     for event_id, *_ in _pending(
         connection,
         project,
         feedback.c.trace_id,
-        traces,
+        known.traces,
         feedback.c.span_id.is_(None),
         feedback.c.response_id.is_(None),  # its span decides, not any span of its trace
     ):
@@ -131,7 +139,7 @@ def link_waiting_feedback(
         connection,
         project,
         feedback.c.conversation_id,
-        conversations,
+        known.conversations,
         feedback.c.span_id.is_(None),
         feedback.c.trace_id.is_(None),
         feedback.c.response_id.is_(None),
@@ -173,41 +181,43 @@ def _link_change(
 
 
 class LinkAllPending(WriteOp[int]):
-    """Link every pending event whose target is already stored (run at start-up)."""
+    """Link every pending event whose target — span, response, trace or conversation — is stored
+    (run at start-up: a span stored by a transaction that overlapped the event's own, as two
+    servers on one PostgreSQL database can, left the event waiting)."""
 
     def apply(self, connection: Connection) -> int:
-        linked = 0
         projects = connection.scalars(
             select(feedback.c.project)
             .where(feedback.c.link_status == LinkStatus.PENDING.value)
             .distinct()
         ).all()
-        for project in projects:
-            span_ids = connection.scalars(
-                select(feedback.c.span_id).where(
-                    feedback.c.project == project,
-                    feedback.c.link_status == LinkStatus.PENDING.value,
-                    feedback.c.span_id.is_not(None),
-                )
-            ).all()
-            rows = [
-                dict(row)
-                for start in range(0, len(span_ids), CHUNK)
-                for row in connection.execute(
-                    select(
-                        spans.c.trace_id,
-                        spans.c.span_id,
-                        spans.c.capability,
-                        spans.c.step,
-                        spans.c.conversation_id,
-                    ).where(
-                        spans.c.project == project,
-                        spans.c.span_id.in_(span_ids[start : start + CHUNK]),
-                    )
-                ).mappings()
-            ]
-            linked += link_waiting_feedback(connection, project, rows)
-        return linked
+        return sum(_link_pending_of(connection, project) for project in projects)
+
+
+def _link_pending_of(connection: Connection, project: str) -> int:
+    targets = connection.execute(
+        select(
+            feedback.c.span_id,
+            feedback.c.response_id,
+            feedback.c.trace_id,
+            feedback.c.conversation_id,
+        )
+        .where(
+            feedback.c.project == project,
+            feedback.c.link_status == LinkStatus.PENDING.value,
+        )
+        .distinct()
+    ).all()
+    # The most specific target an event names is the one it waits for (as on arrival).
+    known = known_targets(
+        connection,
+        project,
+        (span for span, *_ in targets if span),
+        (trace for span, response, trace, _ in targets if trace and not (span or response)),
+        (c for span, response, trace, c in targets if c and not (span or response or trace)),
+        (response for span, response, *_ in targets if response and not span),
+    )
+    return link_known(connection, project, known)
 
 
 def get_trace(connection: Connection, project: str, trace_id: str) -> dict[str, Any] | None:

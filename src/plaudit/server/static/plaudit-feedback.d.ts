@@ -40,11 +40,18 @@ export interface FeedbackOptions {
     timestamp?: string;
     conversation_id?: string;
 }
-/** A feedback event as the API takes it. */
-export type FeedbackEvent = FeedbackOptions & {
+/** What an event points at; `sendFeedback` fills these from `links` unless the event has them. */
+export interface FeedbackTarget {
+    trace_id?: string | null;
+    span_id?: string | null;
+    capability?: string | null;
+    step?: string | null;
+    traceparent?: string | null;
+}
+/** A feedback event as the API takes it. No index signature: a misspelt field is a type error. */
+export type FeedbackEvent = FeedbackOptions & FeedbackTarget & {
     kind: Kind;
     value?: unknown;
-    [field: string]: unknown;
 };
 /** Builders, one per kind: `Feedback.thumbUp({ name: "helpful", comment: "spot on" })`. */
 export declare const Feedback: {
@@ -93,7 +100,7 @@ export interface ClientConfig {
     /** Events kept waiting at most (default 500); the oldest go to `onError` beyond it. */
     maxQueue?: number;
 }
-type Store = Pick<Storage, "getItem" | "setItem">;
+type Store = Pick<Storage, "getItem" | "setItem" | "removeItem" | "key" | "length">;
 /** Callbacks, and the browser parts the client uses (replaceable for tests and odd hosts). */
 export interface ClientOptions {
     onError?: (error: FeedbackError) => void;
