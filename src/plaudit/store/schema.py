@@ -71,6 +71,15 @@ class UtcMicros(TypeDecorator[datetime]):
         return None if value is None else from_micros(int(value))
 
 
+def _response_index() -> Index:
+    # Partial: most rows name no response id, and an index entry for each NULL would cost every
+    # insert for nothing. Lookups (`response_id IN (…)`) imply NOT NULL, so they can use it.
+    not_null = text("response_id IS NOT NULL")
+    return Index(
+        None, "project", "response_id", sqlite_where=not_null, postgresql_where=not_null
+    )
+
+
 def _name(column: str, **kwargs: Any) -> Column[str]:
     return Column(column, String(128), **kwargs)
 
@@ -153,7 +162,7 @@ feedback = Table(
     # Written by a browser-safe token (migration 0007): only such events may a browser revise.
     Column("browser", Boolean, nullable=False, server_default=false()),
     Column("response_id", String(256)),  # a target: the span with this gen_ai.response.id (0010)
-    Index(None, "project", "response_id"),
+    _response_index(),
     Index(None, "project", "timestamp", "capability", "kind", "value_num"),
     Index(None, "project", "trace_id"),
     Index(None, "project", "span_id"),
@@ -207,7 +216,7 @@ spans = Table(
     Index(None, "project", "conversation_id"),
     # The provider's response id (`gen_ai.response.id`), which feedback may target (0010).
     Column("response_id", String(256)),
-    Index(None, "project", "response_id"),
+    _response_index(),
 )
 
 # Enrichment (PATCH) is kept apart from what OTLP sent, so a re-exported span never erases it and a

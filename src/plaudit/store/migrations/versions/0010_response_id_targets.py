@@ -24,10 +24,13 @@ def upgrade() -> None:
     for table in ("spans", "feedback"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("response_id", sa.String(length=256), nullable=True))
+            # Partial: most rows have none, and NULL entries would cost every insert.
             batch_op.create_index(
                 batch_op.f(f"ix_{table}_project_response_id"),
                 ["project", "response_id"],
                 unique=False,
+                sqlite_where=sa.text("response_id IS NOT NULL"),
+                postgresql_where=sa.text("response_id IS NOT NULL"),
             )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
