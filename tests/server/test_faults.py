@@ -17,12 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from plaudit.server.logs import database_error, mask_secrets
 from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
+from plaudit.store.migrate import downgrade
 from plaudit.store.schema import feedback
 from tests.conftest import POSTGRES, free_port, make_tokens, start_server
 from tests.tcp_proxy import TcpProxy
@@ -273,3 +274,58 @@ def test_several_workers_on_a_sqlite_file_are_refused_at_start(tmp_path: Path) -
     assert done.returncode == 2
     assert "--workers needs PostgreSQL" in done.stderr
     assert not (tmp_path / "one.db").exists()
+
+
+@pytest.mark.postgres_only
+def test_a_migration_killed_midway_is_rolled_back_and_redone(
+    database_url: str, dialect: str, tmp_path: Path
+) -> None:
+    engine = create_database_engine(database_url)
+    token = make_tokens(database_url)[0]
+    with serving(database_url) as server:
+        for n in range(20):
+            assert server.send(f"kept-{n}").status_code == 200
+    downgrade(engine, "0010")  # the next start has a migration to run
+    blocker = engine.connect()
+    transaction = blocker.begin()
+    # Reading alembic_version stays allowed, updating it does not: the migration runs its DDL,
+    # then waits to record its revision, and is killed there.
+    blocker.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
+    port = free_port()
+    command = [sys.executable, "-m", "plaudit", "serve", "--database-url", database_url]
+    starting = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        assert until(lambda: _waits_for_a_lock(engine), 60), "the migration never started"
+        starting.kill()
+        starting.wait(timeout=30)
+    finally:
+        transaction.rollback()
+        blocker.close()
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0010"
+        # its DDL went with it: the table the migration had made is not there
+        assert connection.scalar(text("SELECT to_regclass('span_messages')")) is None
+    again = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        assert until(lambda: _answers(f"http://127.0.0.1:{port}/readyz"), 60)
+        listed = httpx.get(
+            f"http://127.0.0.1:{port}/v1/feedback",
+            params={"limit": 100},
+            headers={"authorization": f"Bearer {token}"},
+        ).json()["items"]
+        assert {e["id"] for e in listed} >= {f"kept-{n}" for n in range(20)}
+    finally:
+        again.terminate()
+        again.wait(timeout=30)
+    engine.dispose()
+
+
+def _waits_for_a_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks "
+                "WHERE NOT granted AND relation = 'alembic_version'::regclass"
+            )
+        )
+    return bool(waiting)
