@@ -16,7 +16,7 @@ def configure(api: httpx.Client, unique: str) -> tuple[str, str]:
     return verdict, fix
 
 
-def wait_for(check: object, seconds: float = 5.0) -> None:
+def wait_for(check: object, seconds: float = 30.0) -> None:  # generous: CI machines are shared
     deadline = time.monotonic() + seconds
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"

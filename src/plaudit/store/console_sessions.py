@@ -69,3 +69,14 @@ def session_is_live(connection: Connection, sid: str, project: str) -> bool:
     if row.token_id is None:
         return True
     return row.token_found is not None and row.revoked_at is None
+
+
+def signed_in_as(connection: Connection, sid: str) -> str | None:
+    """The name of the token the session signed in with (None for the console password or a
+    token without a name)."""
+    name = connection.scalar(
+        select(tokens.c.name)
+        .select_from(console_sessions.join(tokens, tokens.c.id == console_sessions.c.token_id))
+        .where(console_sessions.c.id == session_key(sid))
+    )
+    return name or None

@@ -20,6 +20,7 @@ from plaudit.console.views.common import checked_form, chrome, signed_in
 from plaudit.core.configs import FeedbackConfig
 from plaudit.errors import PlauditError
 from plaudit.loop.annotations import CompleteItem, answer_events
+from plaudit.server.state import ServerState
 from plaudit.store.annotation_queues import (
     counts,
     hold_next,
@@ -28,14 +29,17 @@ from plaudit.store.annotation_queues import (
     list_queues,
     queue_row,
 )
+from plaudit.store.console_sessions import signed_in_as
 from plaudit.store.writer import Call
 
 RECENT: Final = 10
 
 
-def console_reviewer(session: Session) -> str:
-    """Who a console session reviews as: one name per sign-in, so holds tell sessions apart."""
-    return f"console-{session.sid[:8]}"
+async def console_reviewer(state: ServerState, session: Session) -> str:
+    """Who a console session reviews as: the name of the token it signed in with (`console`
+    for the password), and its sign-in, so holds tell two people with one token apart."""
+    name = await state.read(signed_in_as, session.sid) or "console"
+    return f"{name} #{session.sid[:6]}"
 
 
 @get("/queues", include_in_schema=False)
@@ -90,7 +94,7 @@ async def review_page(request: Request[Any, Any, Any], name: FromPath[str]) -> R
             "error.html", since, chrome(session, "Not found", "queues"), problem, status=404
         )
     skip = [s for s in request.query_params.get("skip", "").split(",") if s][:200]
-    reviewer, now = console_reviewer(session), datetime.now(UTC)
+    reviewer, now = await console_reviewer(state, session), datetime.now(UTC)
     held = await state.writer.write(
         Call(lambda c: hold_next(c, project, name, reviewer, skip, now))
     )
@@ -117,7 +121,7 @@ async def complete_form(
     answers = answers_from_form(queue["feedback_names"], configs, fields)
     if not answers:
         return _again(back, skip, "Choose an answer first (keys 1–9), or skip with s.")
-    reviewer, now = console_reviewer(session), datetime.now(UTC)
+    reviewer, now = await console_reviewer(state, session), datetime.now(UTC)
     try:
         events = answer_events(queue, item, answers, reviewer, configs, now)
         record = await state.feedback_op(project, events, now, None)
