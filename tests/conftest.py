@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("dialect", dialects, scope="module")
 
 
-@pytest.fixture(scope="module")
-def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh, empty database of the dialect."""
+@contextmanager
+def fresh_database(dialect: str, folder: Path) -> Iterator[str]:
+    """A new, empty database of the dialect: a file in `folder`, or a PostgreSQL schema of its
+    own, dropped afterwards."""
     if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'plaudit.db'}"
+        yield f"sqlite:///{folder / 'plaudit.db'}"
         return
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(POSTGRES)
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database of the dialect, shared by the tests of a module."""
+    with fresh_database(dialect, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,6 @@
 """Feedback that names the provider's response id (`gen_ai.response.id`, e.g. `chatcmpl-…`)
 lands on the span that carries it, whichever arrives first (both stores)."""
 
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from sqlalchemy import create_engine, text
 
 from plaudit.store.migrate import upgrade
-from tests.conftest import POSTGRES, LiveServer
+from tests.conftest import LiveServer, fresh_database
 
 
 def export_chat_span(live_server: LiveServer, response_id: str) -> tuple[str, str]:
@@ -78,24 +75,6 @@ def test_a_response_id_alone_is_a_target_and_is_checked(api: httpx.Client) -> No
     assert long.json()["errors"][0]["pointer"] == "/response_id"
     none = api.post("/v1/feedback", json={"name": "q", "value": 1})
     assert "response_id" in none.json()["errors"][0]["detail"]
-
-
-@contextmanager
-def fresh_database(dialect: str, folder: Path) -> Iterator[str]:
-    """An empty database of its own, so going back a migration disturbs no other test."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{folder / 'fresh.db'}"
-        return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_spans_stored_before_the_migration_get_their_response_id(
