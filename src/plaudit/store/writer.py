@@ -172,7 +172,10 @@ class Writer:
         future: asyncio.Future[T] = loop.create_future()
         self._enqueue(_Job(op, future, loop))
         try:
-            return await asyncio.wait_for(future, self._deadline)
+            # asyncio.timeout cancels this task at the deadline (and with it the future, which
+            # the writer then skips); wait_for would make a task per write.
+            async with asyncio.timeout(self._deadline):
+                return await future
         except TimeoutError:
             reason = self.failure or f"{self._pending} writes are queued"
             raise WriteTimedOut(f"not committed within {self._deadline:g} s ({reason})") from None
