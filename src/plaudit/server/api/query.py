@@ -63,7 +63,7 @@ def _decoded(body: bytes) -> Any:
         raise BadRequest("the body is nested too deeply to be a query") from None
 
 
-@post("/v1/query", summary="Aggregate feedback (DESIGN §4)", tags=["query"], status_code=200)
+@post("/v1/query", summary="Aggregate feedback", tags=["query"], status_code=200)
 async def post_query(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Filters, group-by and metrics, in the text form or the structured form.
 
