@@ -147,7 +147,6 @@ _ROLE_OF_EVENT: Final = {
 }
 CHOICE_EVENT: Final = "gen_ai.choice"
 DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"
-GENAI_EVENTS: Final = frozenset({*_ROLE_OF_EVENT, CHOICE_EVENT, DETAILS_EVENT})
 
 
 def event_messages(

@@ -14,7 +14,8 @@ import json
 import zlib
 from typing import Any, Final, Protocol
 
-from plaudit.proxy.genai import OUTPUT_MESSAGES, answer_attributes, json_object, usage_attributes
+from plaudit.core.genai import OUTPUT_MESSAGES
+from plaudit.proxy.genai import answer_attributes, json_object, usage_attributes
 
 MAX_RECORDED_BYTES: Final = 8 * 1024 * 1024
 _MAX_EVENT_BYTES: Final = 1024 * 1024

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from plaudit.core.genai import INPUT_MESSAGES, OUTPUT_MESSAGES, text_message
+
 OPERATIONS: Final = {
     "chat/completions": "chat",
     "completions": "text_completion",
     "embeddings": "embeddings",
     "responses": "chat",
 }
-INPUT_MESSAGES: Final = "gen_ai.input.messages"
-OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 _REQUEST_NUMBERS: Final = {
     "temperature": "gen_ai.request.temperature",
     "top_p": "gen_ai.request.top_p",
@@ -75,22 +75,18 @@ def input_messages(endpoint: str | None, body: dict[str, Any]) -> list[dict[str,
     if isinstance(messages := body.get("messages"), list):
         return [_message(m) for m in messages if isinstance(m, dict)]
     if isinstance(prompt := body.get("prompt"), str):
-        return [_text_message("user", prompt)]
+        return [text_message("user", prompt)]
     if endpoint != "responses":
         return []
     found: list[dict[str, Any]] = []
     if isinstance(instructions := body.get("instructions"), str):
-        found.append(_text_message("system", instructions))
+        found.append(text_message("system", instructions))
     given = body.get("input")
     if isinstance(given, str):
-        found.append(_text_message("user", given))
+        found.append(text_message("user", given))
     elif isinstance(given, list):
         found.extend(_message(m) for m in given if isinstance(m, dict) and "role" in m)
     return found
-
-
-def _text_message(role: str, text: str) -> dict[str, Any]:
-    return {"role": role, "parts": [{"type": "text", "content": text}]}
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +159,7 @@ def _choice_message(choice: dict[str, Any]) -> dict[str, Any]:
     if isinstance(message, dict):
         out = _message({**message, "role": message.get("role") or "assistant"})
     else:
-        out = _text_message("assistant", str(choice.get("text") or ""))
+        out = text_message("assistant", str(choice.get("text") or ""))
     if choice.get("finish_reason"):
         out["finish_reason"] = choice["finish_reason"]
     return out
