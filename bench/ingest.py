@@ -4,6 +4,8 @@
     python bench/ingest.py --quick --json   # a few seconds per phase, machine-readable
     python bench/ingest.py --postgres       # PostgreSQL at 127.0.0.1:5432, fresh schema
     python bench/ingest.py --footprint      # also measure the installed footprint
+    python bench/ingest.py --postgres --workers 4   # `plaudit serve --workers 4`
+    python bench/ingest.py --matrix --quick         # SQLite, then PostgreSQL with 1, 2, N workers
 
 Phases, in order, against one server on one fresh database:
 
@@ -13,7 +15,11 @@ Phases, in order, against one server on one fresh database:
   paced   single feedback events offered at a fixed 1,000 req/s (open loop): p99 latency
   single  single feedback events as fast as a fixed number of connections go (wrk)
   batch   batches of 500 feedback events over several connections
+  sequential  one connection sending one event and waiting for each durable answer
   verify  kill -9 the server, then count in the database what it acknowledged
+  storage bytes on disk per feedback event and per span, with each table's and index's share
+  alone   the store without HTTP: the same batches validated and written by the writer
+          in-process, on a second fresh database, so the distance to the limit is visible
 
 Feedback targets spans stored by the otlp phase, as in real use where the trace comes first.
 Every event has a unique id, so the database must hold each acknowledged event exactly once.
@@ -25,6 +31,7 @@ import abc
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import http.client
 import json
 import math
@@ -114,6 +121,7 @@ TARGETS: dict[str, Target] = {
     "spans_lost": Target(0, at_least=False),
     "requests_failed": Target(0, at_least=False),
     "footprint_mb": Target(120, at_least=False),
+    "sequential_p50_ms": Target(0.5, at_least=False),
 }
 
 
@@ -172,6 +180,12 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes: no graceful shutdown."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -196,15 +210,20 @@ def plaudit_executable() -> Path:
     return Path(found)
 
 
-def start_server(url: str, workdir: Path) -> tuple[Server, float]:
+def start_server(url: str, workdir: Path, workers: int = 1) -> tuple[Server, float]:
     """Start `plaudit serve` and return it with the monotonic time just before the spawn."""
     port = free_port()
     log = workdir / "server.log"
     command = [str(plaudit_executable()), "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--database-url", url]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     began = time.monotonic()
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
+        # A session of its own, so that kill -9 reaches every worker process at once.
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
+        )
     return Server(process, port, log), began
 
 
@@ -288,11 +307,13 @@ def machine_cpu_seconds() -> tuple[float, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads included."""
+    """User + system CPU time of a process, all its threads and live worker processes
+    (`--workers`) included."""
+    own = 0.0
     with contextlib.suppress(OSError):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
+        own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in _children(pid))
 
 
 def wait_for_idle_machine(limit: float, server_pid: int) -> None:
@@ -369,6 +390,10 @@ class Store(abc.ABC):
     def cleanup(self) -> None:  # noqa: B027 - most stores live in the run's temporary folder
         """Remove what the run created beyond the temporary folder (nothing by default)."""
 
+    @abc.abstractmethod
+    def sizes(self) -> list[tuple[str, str, int]]:
+        """(table or index, its table, bytes on disk) for every table and index."""
+
 
 class SqliteStore(Store):
     kind = "sqlite"
@@ -384,6 +409,14 @@ class SqliteStore(Store):
             return connection.execute(sql).fetchall()
         finally:
             connection.close()
+
+    def sizes(self) -> list[tuple[str, str, int]]:
+        self.rows("PRAGMA wal_checkpoint(TRUNCATE)")  # what the WAL holds, in the main file
+        found = self.rows(
+            "SELECT s.name, coalesce(m.tbl_name, s.name), sum(s.pgsize) FROM dbstat s"
+            " LEFT JOIN sqlite_master m ON m.name = s.name GROUP BY s.name"
+        )
+        return [(str(name), str(table), int(size)) for name, table, size in found]
 
 
 class PostgresStore(Store):
@@ -403,6 +436,19 @@ class PostgresStore(Store):
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self._psycopg.connect(self.url) as connection:
             return list(connection.execute(sql).fetchall())
+
+    def sizes(self) -> list[tuple[str, str, int]]:
+        # pg_table_size counts a table's TOAST, free-space and visibility maps; an index is its
+        # own relation.
+        found = self.rows(
+            "SELECT c.relname, coalesce(t.relname, c.relname),"
+            " CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_index i ON i.indexrelid = c.oid"
+            " LEFT JOIN pg_class t ON t.oid = i.indrelid"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
+        )
+        return [(str(name), str(table), int(size)) for name, table, size in found]
 
     def cleanup(self) -> None:
         with self._psycopg.connect(self.base_url, autocommit=True) as connection:
@@ -1093,6 +1139,71 @@ def verify(store: Store, ledgers: dict[str, Ledger], traces: set[str]) -> Verdic
 
 
 # ---------------------------------------------------------------------------------------------
+# Storage, and the store alone
+
+FEEDBACK_TABLES = frozenset(
+    {"feedback", "feedback_history", "feedback_rollup", "feedback_metadata_rollup"}
+)
+SPAN_TABLES = frozenset({"spans", "span_messages", "span_enrichments", "trace_enrichments"})
+
+
+def store_alone(url: str, seconds: float, n_traces: int, threads: int) -> dict[str, float]:
+    """Events/s of batches validated and written through the server's own writer on `threads`
+    threads, then the p50 of single events written one at a time: the server without HTTP."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from plaudit.core.privacy import PiiMode
+    from plaudit.core.validation import validate_feedback
+    from plaudit.store.database import create_database_engine
+    from plaudit.store.feedback import StoreFeedback
+    from plaudit.store.migrate import upgrade
+    from plaudit.store.writer import Writer
+
+    engine = create_database_engine(url)
+    upgrade(engine)
+    writer = Writer(engine)
+    writer.start()
+    maker = FeedbackMaker("a", n_traces)
+
+    def write(size: int) -> None:
+        now = datetime.now(UTC)
+        events = []
+        for _ in range(size):
+            event = validate_feedback(maker.event(), pointer="", now=now, configs={})
+            assert not isinstance(event, list), event  # the maker makes valid events only
+            events.append(event)
+        writer.write_sync(StoreFeedback("default", events, now, None, pii=PiiMode.REDACT))
+
+    def batches(deadline: float) -> int:
+        written = 0
+        while time.monotonic() < deadline:
+            write(BATCH_SIZE)
+            written += BATCH_SIZE
+        return written
+
+    try:
+        began = time.monotonic()
+        with ThreadPoolExecutor(threads) as pool:
+            written = sum(pool.map(batches, [began + seconds] * threads))
+        batch_rate = _per_second(written, time.monotonic() - began)
+        latencies: list[float] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            sent = time.monotonic()
+            write(1)
+            latencies.append(time.monotonic() - sent)
+    finally:
+        writer.stop()
+        engine.dispose()
+    return {
+        "batch_events_per_s": batch_rate,
+        "sequential_p50_ms": _ms(percentile(latencies, 0.5)),
+        "sequential_requests": len(latencies),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Installed footprint
 
 
@@ -1142,6 +1253,8 @@ class Options:
     keep: bool
     wait_idle: float
     nice: int
+    workers: int = 1
+    matrix: bool = False
 
 
 def _ms(seconds: float) -> float:
@@ -1161,7 +1274,7 @@ class Bench:
         self.workdir = workdir
         self.metrics: list[Metric] = []
         self.details: dict[str, Any] = {"database": store.kind}
-        self.ledgers = {prefix: Ledger() for prefix in ("u", "r", "w", "b")}
+        self.ledgers = {prefix: Ledger() for prefix in ("u", "r", "w", "b", "q")}
         self.traces: set[str] = set()
         self.failed_requests = 0
 
@@ -1175,7 +1288,7 @@ class Bench:
         if self.options.wait_idle > 0:
             wait_for_idle_machine(self.options.wait_idle, server_pid=0)  # no server yet
         progress(f"start: plaudit serve on a fresh {self.store.kind} database")
-        self.server, began = start_server(self.store.url, self.workdir)
+        self.server, began = start_server(self.store.url, self.workdir, self.options.workers)
         ready = wait_ready(self.server, began)
         self.add("ready_s", "ready after start, fresh database", round(ready, 3), "s")
         progress(f"start: /readyz answered 200 after {ready:.2f} s")
@@ -1193,8 +1306,7 @@ class Bench:
         if hasattr(self, "sampler"):
             self.sampler.stop()
         if hasattr(self, "server") and self.server.process.poll() is None:
-            self.server.process.kill()
-            self.server.process.wait()
+            self.server.kill()
 
     def warm_up(self) -> None:
         """A few requests first, so that one-off costs (imports, caches) are not timed."""
@@ -1319,13 +1431,24 @@ class Bench:
         )
         progress(f"batch: {rate:,.0f} events/s")
 
+    def sequential(self) -> None:
+        o = self.options
+        progress(f"sequential: one connection, one event per request, for {o.seconds:g} s")
+        make = feedback_requests(FeedbackMaker("q", len(self.traces)), self.token, None)
+        with self.phase("sequential") as details:
+            phase = closed_loop_phase(self.server.port, o.seconds, 1, make, self.ledgers["q"])
+            out = run_async(phase)
+            details.update(requests=out.requests, units=out.requests, seconds=round(out.seconds, 2))
+        p50 = _ms(percentile(out.latencies, 0.5))
+        self.add("sequential_p50_ms", "one connection, one event per request: p50", p50, "ms")
+        progress(f"sequential: p50 {p50} ms")
+
     # -- the end -------------------------------------------------------------------------------
 
     def verify(self) -> None:
         """Kill -9 the server, then check that everything acknowledged was durably stored."""
         self.details["rss_after_load_mb"] = round(rss_bytes(self.server.pid) / MB, 1)
-        self.server.process.kill()  # no graceful shutdown: acknowledged means committed
-        self.server.process.wait()
+        self.server.kill()  # no graceful shutdown: acknowledged means committed
         progress("verify: server killed with SIGKILL; counting rows in the database")
         verdict = verify(self.store, self.ledgers, self.traces)
         failed = self.failed_requests + sum(ledger.failed for ledger in self.ledgers.values())
@@ -1359,13 +1482,57 @@ class Bench:
         self.start()
         self.warm_up()
         self.sampler.overall_peak = 0
-        for phase in (self.otlp, self.paced, self.single, self.batch):
+        for phase in (self.otlp, self.paced, self.single, self.batch, self.sequential):
             if self.options.wait_idle > 0:
                 wait_for_idle_machine(self.options.wait_idle, self.server.pid)
             phase()
         peak = round(self.sampler.overall_peak / MB, 1)
         self.add("rss_load_mb", "server RSS peak under load", peak, "MB")
         self.verify()
+        self.storage()
+        self.alone()
+
+    def storage(self) -> None:
+        """Bytes on disk per event and per span, and each table's and index's share of them."""
+        stored = self.details["verify"]
+        sizes = self.store.sizes()
+        per: dict[str, float | None] = {}
+        shares: dict[str, dict[str, Any]] = {}
+        for side, tables, count in (
+            ("event", FEEDBACK_TABLES, stored["events_stored"]),
+            ("span", SPAN_TABLES, stored["spans_acked"] - stored["spans_lost"]),
+        ):
+            mine = [(name, table, size) for name, table, size in sizes if table in tables]
+            total = sum(size for _, _, size in mine)
+            per[side] = round(total / count) if count else None
+            for name, table, size in sorted(mine, key=lambda row: -row[2]):
+                shares[name] = {
+                    "of": side, "table": table, "bytes": size,
+                    "share": round(size / total, 3) if total else 0.0,
+                }  # fmt: skip
+        self.add("bytes_per_event", "bytes on disk per feedback event", per["event"], "B")
+        self.add("bytes_per_span", "bytes on disk per span", per["span"], "B")
+        self.details["storage"] = shares
+        progress(f"storage: {per['event']} B per event, {per['span']} B per span")
+
+    def alone(self) -> None:
+        """The same batches and single events through the writer in-process, with no HTTP."""
+        o = self.options
+        progress(f"alone: the store without HTTP on a second fresh {self.store.kind} database")
+        store: Store = (
+            PostgresStore(o.postgres) if o.postgres else SqliteStore(self.workdir / "alone")
+        )
+        try:
+            out = store_alone(store.url, o.seconds, len(self.traces), o.batch_connections)
+        finally:
+            store.cleanup()
+        self.add("alone_batch_events_per_s", "store alone: events/s in batches of "
+                 f"{BATCH_SIZE}", out["batch_events_per_s"], "events/s")  # fmt: skip
+        self.add("alone_sequential_p50_ms", "store alone: one event per commit, p50",
+                 out["sequential_p50_ms"], "ms")  # fmt: skip
+        self.details["alone"] = out
+        progress(f"alone: {out['batch_events_per_s']:,.0f} events/s batched, "
+                 f"p50 {out['sequential_p50_ms']} ms one by one")  # fmt: skip
 
 
 def phase_usage(pid: int, sampler: RssSampler, postgres: bool) -> Callable[[], dict[str, float]]:
@@ -1445,6 +1612,37 @@ def table(bench: Bench) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _aligned(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+             for row in rows]  # fmt: skip
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def side_by_side(benches: list[Bench]) -> str:
+    """One row per figure, one column per configuration, the target last."""
+    heads = [f"{b.store.kind} x{b.options.workers}" for b in benches]
+    rows: list[tuple[str, ...]] = [("metric", *heads, "target")]
+    for index, metric in enumerate(benches[0].metrics):
+        cells = []
+        for bench in benches:
+            same = bench.metrics[index] if index < len(bench.metrics) else None
+            mark = " !" if same is not None and same.ok is False else ""
+            cells.append(_shown(same) + mark if same is not None else "")
+        target = metric.target.describe(metric.unit) if metric.target else ""
+        rows.append((metric.label, *cells, target))
+    return _aligned(rows) + "\n(! marks a missed target)"
+
+
+def storage_table(bench: Bench) -> str:
+    """Each table's and index's bytes and share of the bytes per event or per span."""
+    rows: list[tuple[str, ...]] = [("table or index", "of", "bytes", "share")]
+    for name, row in bench.details.get("storage", {}).items():
+        rows.append((name, f"per {row['of']}", f"{row['bytes']:,}", f"{row['share']:.1%}"))
+    return _aligned(rows)
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     model = ""
@@ -1503,6 +1701,11 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--otlp-connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--rate", type=float, default=PACED_RATE, help="paced phase req/s")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="plaudit serve --workers N (PostgreSQL only)")  # fmt: skip
+    parser.add_argument("--matrix", action="store_true",
+                        help="run SQLite, then PostgreSQL with 1, 2 and --workers N processes "
+                        "(default N: 4), and print them side by side")  # fmt: skip
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy each phase into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -1513,6 +1716,10 @@ def parse_options(argv: list[str] | None = None) -> Options:
                         "needs root): on a shared machine it keeps other jobs from taking the "
                         "server's CPU")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.workers > 1 and not (args.postgres or args.matrix):
+        parser.error("--workers needs --postgres: one server process serves a SQLite file")
+    if args.matrix and args.workers == 1:
+        args.workers = 4
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -1521,7 +1728,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         footprint=args.footprint, connections=args.connections,
         batch_connections=args.batch_connections, otlp_connections=args.otlp_connections,
         wrk_threads=args.wrk_threads, rate=args.rate, profile=args.profile, keep=args.keep,
-        wait_idle=args.wait_idle, nice=args.nice,
+        wait_idle=args.wait_idle, nice=args.nice, workers=args.workers, matrix=args.matrix,
     )  # fmt: skip
 
 
@@ -1554,24 +1761,48 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    benches = [run_in_workdir(one) for one in configurations(options)]
+    if options.as_json:
+        reports = [report(bench) for bench in benches]
+        print(json.dumps(reports if options.matrix else reports[0], indent=2))
+    elif options.matrix:
+        print(f"Plaudit ingest benchmark, side by side: {os.cpu_count()} CPUs, "
+              f"{options.seconds:g} s per phase\n")  # fmt: skip
+        print(side_by_side(benches))
+    else:
+        bench = benches[0]
+        print(f"Plaudit ingest benchmark: {bench.store.kind}, {options.workers} process(es), "
+              f"{os.cpu_count()} CPUs, {options.seconds:g} s per phase\n")  # fmt: skip
+        print(table(bench))
+        print("\n" + storage_table(bench))
+    # Speed targets are reported, not enforced; losing acknowledged data is a failure.
+    integrity = ("events_lost", "events_duplicated", "spans_lost", "otlp_unqueryable")
+    lost = any(m.ok is False for b in benches for m in b.metrics if m.name in integrity)
+    return 1 if lost else 0
+
+
+def configurations(options: Options) -> list[Options]:
+    """One run's options, or the matrix's: SQLite, then PostgreSQL with 1, 2 and N workers."""
+    if not options.matrix:
+        return [options]
+    postgres = options.postgres or DEFAULT_POSTGRES
+    counts = sorted({1, 2, options.workers})
+    sqlite = dataclasses.replace(options, postgres=None, workers=1)
+    return [sqlite] + [
+        dataclasses.replace(options, postgres=postgres, workers=n, footprint=False) for n in counts
+    ]
+
+
+def run_in_workdir(options: Options) -> Bench:
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-"))
     try:
         with priority(options.nice) if options.nice else contextlib.nullcontext():
-            bench = run_benchmark(options, workdir)
+            return run_benchmark(options, workdir)
     finally:
         if options.keep:
             progress(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    if options.as_json:
-        print(json.dumps(report(bench), indent=2))
-    else:
-        print(f"Plaudit ingest benchmark: {bench.store.kind}, {os.cpu_count()} CPUs, "
-              f"{options.seconds:g} s per phase\n")  # fmt: skip
-        print(table(bench))
-    # Speed targets are reported, not enforced; losing acknowledged data is a failure.
-    integrity = ("events_lost", "events_duplicated", "spans_lost", "otlp_unqueryable")
-    return 1 if any(m.ok is False for m in bench.metrics if m.name in integrity) else 0
 
 
 if __name__ == "__main__":

@@ -19,15 +19,17 @@ FIGURES = (
     "ready_s", "rss_idle_mb", "otlp_spans_per_s", "otlp_unqueryable", "paced_p99_ms",
     "paced_p50_ms", "single_rps", "single_p50_ms", "single_p99_ms", "batch_events_per_s",
     "rss_load_mb", "events_lost", "events_duplicated", "spans_lost", "requests_failed",
+    "sequential_p50_ms", "bytes_per_event", "bytes_per_span", "alone_batch_events_per_s",
+    "alone_sequential_p50_ms",
 )  # fmt: skip
 
 
-def run_quick() -> dict[str, Any]:
+def run_quick(*options: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json"],
+        [sys.executable, str(BENCH), "--quick", "--json", *options],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
@@ -55,3 +57,19 @@ def test_quick_benchmark_reports_every_figure_and_loses_nothing() -> None:
     # the other way round.
     assert verdict["events_stored"] >= verdict["events_acked"]
     assert report["database"] == "sqlite"
+
+    storage = report["details"]["storage"]
+    for side in ("event", "span"):
+        shares = [row["share"] for row in storage.values() if row["of"] == side]
+        assert math.isclose(sum(shares), 1.0, abs_tol=0.01), (side, shares)
+    assert storage["feedback"]["bytes"] > 0 and storage["spans"]["bytes"] > 0
+
+
+def test_two_worker_processes_on_postgres_lose_nothing_when_killed() -> None:
+    """`--workers 2`: kill -9 reaches every worker, and what either acknowledged is stored."""
+    report = run_quick("--seconds", "1", "--postgres", "--workers", "2")
+    metrics = report["metrics"]
+    for integrity in ("events_lost", "events_duplicated", "spans_lost", "otlp_unqueryable"):
+        assert metrics[integrity]["value"] == 0, (integrity, report["details"]["verify"])
+    assert report["database"] == "postgresql"
+    assert report["details"]["verify"]["events_acked"] > 0
