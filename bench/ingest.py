@@ -1170,7 +1170,9 @@ def store_alone(url: str, seconds: float, n_traces: int, threads: int) -> dict[s
         now = datetime.now(UTC)
         events = []
         for _ in range(size):
-            event = validate_feedback(maker.event(), pointer="", now=now, configs={})
+            event = validate_feedback(
+                maker.event(), pointer="", now=now, configs={}, check_nul=False
+            )
             assert not isinstance(event, list), event  # the maker makes valid events only
             events.append(event)
         writer.write_sync(StoreFeedback("default", events, now, None, pii=PiiMode.REDACT))
