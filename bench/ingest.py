@@ -263,9 +263,10 @@ def writer_commits(port: int) -> float:
     return float(found.group(1)) if found else math.nan
 
 
-def create_token(url: str) -> str:
+def create_token(url: str, project: str = "default") -> str:
     """An admin token, made with the CLI exactly as the README tells a user to."""
     command = [str(plaudit_executable()), "token", "create", "--json", "--database-url", url]
+    command += ["--project", project, "--scope", "admin"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"plaudit token create failed:\n{done.stderr}")

@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import msgspec
@@ -178,3 +179,22 @@ def test_csv_export_neutralises_formulas(client: httpx.Client) -> None:
         assert (row["value"], row["comment"], row["user_id"]) == ("'" + text,) * 3
     assert texts["fn"]["value"] == "-1.5"  # a number stays a number
     assert texts["fn"]["scores"] == '{"s":-2.0}'
+
+
+def test_ndjson_export_equals_the_listing_for_every_value_shape(client: httpx.Client) -> None:
+    """The export copies stored JSON text out unread; it must still say what the listing says."""
+    shapes: list[Any] = ["up", -1, 0.125, 4, True, "hallucination", {"step": [1, {"b": None}]}]
+    events = [
+        {"id": f"shape-{i}", "trace_id": TRACES[1], "name": f"shape{i}", "value": value,
+         "timestamp": f"2026-05-01T00:00:0{i}.{i}00001Z", "metadata": {"n": i, "s": "x"},
+         "scores": {"r": 0.5 + i}, "tags": ["t"], "expected": {"a": i} if i % 2 else None}
+        for i, value in enumerate(shapes)
+    ] + [{"id": "shape-signal", "trace_id": TRACES[1], "name": "copy",
+          "timestamp": "2026-05-01T00:00:09Z"}]  # fmt: skip
+    assert client.post("/v1/feedback", json={"feedback": events}).status_code == 200
+    params = {"since": "2026-05-01T00:00:00Z", "until": "2026-05-02T00:00:00Z"}
+    listed = client.get("/v1/feedback", params={**params, "limit": 100}).json()["items"]
+    exported = _exported(client, "/v1/feedback", "application/x-ndjson", params)
+    lines = [msgspec.json.decode(line) for line in exported.text.splitlines()]
+    assert len(lines) == len(events)
+    assert sorted(lines, key=lambda e: e["id"]) == sorted(listed, key=lambda e: e["id"])

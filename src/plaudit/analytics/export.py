@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from plaudit.core.query.model import Filter
 from plaudit.core.query.text import parse_time
 from plaudit.store.event_search import Position, events_page
-from plaudit.store.feedback import row_to_event
+from plaudit.store.feedback import raw_row_to_event, row_to_event
 from plaudit.store.schema import to_micros
 from plaudit.store.sql_aggregate import Window
 
@@ -67,12 +67,18 @@ def page_reader(
     filters: Sequence[Filter],
     window: Window,
     size: int = PAGE,
+    *,
+    raw: bool = False,
 ) -> Reader:
-    """A reader that opens a connection per page, so no transaction is held across the stream."""
+    """A reader that opens a connection per page, so no transaction is held across the stream.
+
+    With `raw`, JSON fields are `msgspec.Raw` (their stored text): enough for NDJSON, which
+    copies them, at a fraction of the cost of decoding them first.
+    """
 
     def read(after: Position | None) -> Page:
         with connection_factory() as connection:
-            return read_page(connection, project, filters, window, after, size)
+            return read_page(connection, project, filters, window, after, size, raw=raw)
 
     return read
 
@@ -84,11 +90,19 @@ def read_page(
     window: Window,
     after: Position | None,
     size: int = PAGE,
+    *,
+    raw: bool = False,
 ) -> Page:
     """One page of events, oldest first, after `after`."""
-    rows = events_page(connection, project, filters, window, after, size)
-    end = (to_micros(rows[-1]["timestamp"]), rows[-1]["id"]) if len(rows) == size else None
-    return Page([row_to_event(row) for row in rows], end)
+    rows = events_page(connection, project, filters, window, after, size, raw=raw)
+    if len(rows) < size:
+        end = None
+    elif raw:
+        end = (rows[-1].timestamp, rows[-1].id)
+    else:
+        end = (to_micros(rows[-1]["timestamp"]), rows[-1]["id"])
+    convert = raw_row_to_event if raw else row_to_event
+    return Page([convert(row) for row in rows], end)
 
 
 def iter_pages(read: Reader) -> Iterator[list[dict[str, Any]]]:

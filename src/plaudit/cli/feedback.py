@@ -115,7 +115,8 @@ def export(
     try:
         with engine.connect() as connection:
             total = count_events(connection, project, filters, window)
-        read = page_reader(engine.connect, project, filters, window)
+        raw = format is ExportFormat.NDJSON
+        read = page_reader(engine.connect, project, filters, window, raw=raw)
         encoder = Encoder(format)
         with _Progress(total) as advance, _Sink(output) as sink:
             sink.write(encoder.header())

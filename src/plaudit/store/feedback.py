@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal, Self
 
 import msgspec
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import JSON, Connection, delete, insert, select
 
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, Source, label_value, numeric_value
 from plaudit.core.pii import ScanBudget
@@ -14,7 +14,7 @@ from plaudit.core.privacy import PiiMode, Screened, screen
 from plaudit.store import rollup_writes
 from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
-from plaudit.store.schema import feedback, feedback_history, to_micros
+from plaudit.store.schema import feedback, feedback_history, from_micros, to_micros
 from plaudit.store.writer import WriteOp
 
 Status = Literal["created", "duplicate", "revised", "refused"]
@@ -310,6 +310,31 @@ def row_to_event(row: Any) -> dict[str, Any]:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def raw_row_to_event(row: Sequence[Any]) -> dict[str, Any]:
+    """`row_to_event` of a plain row read with `events_page(raw=True)`: JSON columns stay their
+    text, as `msgspec.Raw` that an encoder copies unchanged, and times come as micros."""
+    event = {name: row[at] for name, at in _RAW_FIELDS}
+    for name, at in _RAW_JSON_FIELDS:
+        # SQLite's numeric affinity may have stored a JSON number as a number: it stays one.
+        if isinstance(value := row[at], str):
+            event[name] = msgspec.Raw(value)
+    event["timestamp"] = _iso(from_micros(row[_RAW_TIMESTAMP]))
+    event["received_at"] = _iso(from_micros(row[_RAW_RECEIVED_AT]))
+    return event
+
+
+_POSITIONS = {column.name: at for at, column in enumerate(feedback.c)}
+_RAW_FIELDS = tuple(
+    (name, _POSITIONS[name])
+    for name in ("id", "project", *CONTENT_COLUMNS, "link_status", "pii", "revision")
+)
+_RAW_JSON_FIELDS = tuple(
+    (name, at) for name, at in _RAW_FIELDS if isinstance(feedback.c[name].type, JSON)
+)
+_RAW_TIMESTAMP = _POSITIONS["timestamp"]
+_RAW_RECEIVED_AT = _POSITIONS["received_at"]
 
 
 def get_feedback(connection: Connection, project: str, event_id: str) -> dict[str, Any] | None:

@@ -154,7 +154,8 @@ async def stream_feedback_export(
     """
     state = state_of(request)
     require(principal, Scope.READ)
-    read = page_reader(state.engine.connect, principal.project, filters, window)
+    raw = format is ExportFormat.NDJSON
+    read = page_reader(state.engine.connect, principal.project, filters, window, raw=raw)
     encoder = Encoder(format)
 
     async def body() -> AsyncIterator[bytes]:
