@@ -4,8 +4,10 @@ Hypothesis draws a schedule of writes (feedback created, revised and deleted; sp
 waiting feedback), split over three client threads. The threads run their parts at once against
 three `plaudit serve` processes sharing a database, chosen at random per request; then the same
 parts run one after the other against a single server on a database of its own. Each event id
-belongs to one thread, and posting a span twice changes nothing, so the end state does not
-depend on how the threads interleave: events, their history, links and both rollups must match.
+that is revised or deleted belongs to one thread; ids every thread may create race with the same
+content (one must be created, the rest are duplicates); posting a span twice changes nothing. So
+the end state does not depend on how the threads interleave: events, their history, links and
+both rollups must match.
 """
 
 import hashlib
@@ -45,7 +47,7 @@ class Step:
     """One request of a thread's part of the schedule."""
 
     thread: int
-    action: str  # "put", "delete" or "spans"
+    action: str  # "put", "delete", "shared" or "spans"
     key: int  # the event (per thread) or the trace
     span: int
     value: int
@@ -54,7 +56,7 @@ class Step:
 steps = st.builds(
     Step,
     thread=st.integers(0, THREADS - 1),
-    action=st.sampled_from(["put", "put", "put", "delete", "spans"]),
+    action=st.sampled_from(["put", "put", "put", "delete", "shared", "spans"]),
     key=st.integers(0, 3),
     span=st.integers(0, 2),
     value=st.integers(0, 4),
@@ -142,6 +144,9 @@ def perform(servers: Servers, run: str, step: Step) -> None:
         servers.call("POST", "/v1/traces", json=_spans(run, step.key))
         return
     event_id = f"{run}-t{step.thread}-{step.key}"
+    if step.action == "shared":  # any thread, the same content: created once, whoever wins
+        event_id = f"{run}-shared-{step.key}"
+        step = Step(0, "put", step.key, 0, step.key)
     if step.action == "delete":
         servers.call("DELETE", f"/v1/feedback/{event_id}")
         return
