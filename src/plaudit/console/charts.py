@@ -82,4 +82,5 @@ def chart_json(chart: Chart) -> dict[str, Any]:
         "series": [{"name": name, "values": values} for name, values in chart.series],
         "percent": chart.percent,
         "categories": chart.categories,
+        "drill": chart.drill,
     }
