@@ -67,15 +67,29 @@ PAGES = {
         "7d", ("7d",), [CAPABILITY], [CAPABILITY], CHART, CHART, 3, picker=PICKER, error=EVIL
     ),
     "traces.html": TracesPage(
-        EVIL, "time", [SortChoice("time", "Newest", "/traces?x", True)], [LINE], "/n", "/p",
-        PICKER, (EVIL,), EVIL, EVIL,
+        EVIL,
+        "time",
+        [SortChoice("time", "Newest", "/traces?x", True)],
+        [LINE],
+        "/n",
+        "/p",
+        PICKER,
+        (EVIL,),
+        EVIL,
+        EVIL,
     ),
     "conversation.html": ConversationPage(
         EVIL, [ConversationTrace(LINE, [FEEDBACK])], [FEEDBACK], [EVIL], True
     ),
     "user.html": UserPage(
-        EVIL, [UserConversation(EVIL, 2, "t")], [UserEvent("t", FEEDBACK, EVIL, "a" * 32, "/f")],
-        PICKER, "/feedback?user=x", 1, 1, [EVIL],
+        EVIL,
+        [UserConversation(EVIL, 2, "t")],
+        [UserEvent("t", FEEDBACK, EVIL, "a" * 32, "/f")],
+        PICKER,
+        "/feedback?user=x",
+        1,
+        1,
+        [EVIL],
     ),
     "feedback.html": ExplorerPage(
         filters={k: EVIL for k in (*explorer.PARAMS, "after", "event")},

@@ -131,7 +131,7 @@ def summaries(connection: Connection, project: str, trace_ids: Sequence[str]) ->
     if not trace_ids:
         return []
     ids = list(dict.fromkeys(trace_ids))
-    errors = func.sum(case((spans.c.status_code == "ERROR", 1), else_=0))
+    errors = func.sum(case((spans.c.status_code.in_(("error", "ERROR")), 1), else_=0))
     shape = select(
         spans.c.trace_id,
         func.count().label("spans"),

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.response import Stream
 
 from plaudit.analytics.export import MEDIA_TYPES, ExportFormat, neutralised
 from plaudit.console import explorer
@@ -37,7 +38,7 @@ def _attachment(stem: str, extension: str) -> str:
 
 
 @get(["/feedback.csv", "/feedback.ndjson"], include_in_schema=False)
-async def export_feedback(request: Request[Any, Any, Any]) -> Any:
+async def export_feedback(request: Request[Any, Any, Any]) -> Stream:
     """Every event the explorer's filters match, streamed."""
     chosen_format, extension = _format(request)
     _, session = signed_in(request)
@@ -51,6 +52,8 @@ async def export_feedback(request: Request[Any, Any, Any]) -> Any:
         request, reader, chosen_format, chosen.filters, chosen.window
     )
     stream.headers["content-disposition"] = _attachment("feedback", extension)
+    # The framework adds the charset to text/* types itself; named twice it would be repeated.
+    stream.media_type = MEDIA_TYPES[chosen_format].split(";")[0]
     return stream
 
 
@@ -87,4 +90,5 @@ async def export_query(request: Request[Any, Any, Any]) -> Response[bytes]:
             msgspec.json.encode(dict(zip(names, row, strict=True))) + b"\n" for row in answer.rows
         )
     headers = {"content-disposition": _attachment("query", extension)}
-    return Response(body, media_type=MEDIA_TYPES[chosen_format], headers=headers)
+    media_type = MEDIA_TYPES[chosen_format].split(";")[0]
+    return Response(body, media_type=media_type, headers=headers)
