@@ -268,6 +268,40 @@ class UserActivity:
     feedback: list[tuple[FeedbackMark, str | None, str | None]]  # (event, trace, capability)
 
 
+MAX_USER_EVENTS = 2_000
+
+
+def _conversations_of(
+    connection: Connection, project: str, conditions: list[Any], limit: int
+) -> list[ConversationTally]:
+    """The conversations of the user's newest events: named on the event, or on its trace's
+    spans (feedback about a trace often names no conversation itself)."""
+    recent = (
+        select(feedback.c.conversation_id, feedback.c.trace_id, feedback.c.timestamp)
+        .where(*conditions)
+        .order_by(feedback.c.timestamp.desc())
+        .limit(MAX_USER_EVENTS)
+    )
+    rows = connection.execute(recent).all()
+    traces = sorted({row.trace_id for row in rows if row.trace_id and not row.conversation_id})
+    named: dict[str, str] = {}
+    for first in range(0, len(traces), 500):
+        found = (
+            select(spans.c.trace_id, spans.c.conversation_id)
+            .where(spans.c.project == project, spans.c.trace_id.in_(traces[first : first + 500]))
+            .where(spans.c.conversation_id.is_not(None))
+        )
+        named.update({trace: talk for trace, talk in connection.execute(found)})
+    tallies: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        talk = row.conversation_id or named.get(row.trace_id or "")
+        if talk:
+            count, last = tallies.get(talk, (0, 0))
+            tallies[talk] = (count + 1, max(last, _micros(row.timestamp)))
+    ordered = sorted(tallies.items(), key=lambda item: -item[1][1])[:limit]
+    return [ConversationTally(talk, count, last) for talk, (count, last) in ordered]
+
+
 def user_activity(
     connection: Connection, project: str, user_id: str, window: Window, limit: int = 100
 ) -> UserActivity:
@@ -277,18 +311,7 @@ def user_activity(
         conditions.append(feedback.c.timestamp >= window.since)
     if window.until is not None:
         conditions.append(feedback.c.timestamp < window.until)
-    last = func.max(feedback.c.timestamp)
-    talks = (
-        select(feedback.c.conversation_id, func.count().label("events"), last.label("last"))
-        .where(*conditions, feedback.c.conversation_id.is_not(None))
-        .group_by(feedback.c.conversation_id)
-        .order_by(last.desc())
-        .limit(limit)
-    )
-    conversations = [
-        ConversationTally(row.conversation_id, int(row.events), _micros(row.last))
-        for row in connection.execute(talks)
-    ]
+    conversations = _conversations_of(connection, project, conditions, limit)
     events = (
         select(feedback.c.trace_id, feedback.c.id, feedback.c.name, feedback.c.kind,
                feedback.c.value, feedback.c.value_num, feedback.c.comment, feedback.c.user_id,
