@@ -254,3 +254,14 @@ def test_pages_need_a_session(live_server: LiveServer) -> None:
     for path in ("/traces", "/conversations/x", "/users/x", "/feedback.csv", "/query.csv?q=count"):
         answer = httpx.get(live_server.url + path)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_the_explorer_filters_by_conversation_and_links_to_it(
+    console: httpx.Client, story: Story
+) -> None:
+    html = console.get("/feedback", params={"conversation": story.conversation}).text
+    ids = set(re.findall(r'<tr data-event="([^"]+)"', html))
+    tag = story.capability[4:]
+    assert ids == {f"{tag}-t{i}" for i in range(5)} | {f"{tag}-free"}
+    assert f'href="/conversations/{story.conversation}"' in html
+    assert f'name="conversation" value="{story.conversation}"' in html  # kept when filtering
