@@ -1,11 +1,14 @@
-"""Console benchmark: the overview and explorer pages over 1,000,000 feedback events.
+"""Console benchmark: overview, explorer, traces, conversation and user pages at scale.
 
-    python bench/console.py                  # 1,000,000 events in a fresh SQLite file
-    python bench/console.py --events 100000  # smaller
+    python bench/console.py                  # 1,000,000 events and 200,000 traces, fresh SQLite
+    python bench/console.py --events 100000 --traces 20000   # smaller
     python bench/console.py --json           # machine-readable figures
 
-Events are loaded with bench/query.py's loader (20 capabilities, 50,000 users, mixed kinds), with
-its clock moved to now so that the console's "last 7 days" holds a realistic share of them. Then
+Events are bench/query.py's (20 capabilities, 50,000 users, mixed kinds), with its clock moved to
+now so that the console's "last 7 days" holds a realistic share of them. The first `--traces`
+traces the events point at get three spans each (a root, a retrieval, a model call on the span
+the events name), spread over the same 90 days, four traces to a conversation; the events on
+them carry the conversation's id. Then
 `plaudit serve` is started as a user would, signed in through /login with a token made by
 `plaudit token create`, and each page is fetched: once cold, then `--repeat` times. The figure is
 the server's own time (the console's `Server-Timing` header: from the request reaching the view to
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import statistics
 import subprocess
@@ -27,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, insert, text
 
 from bench import query as query_bench
 from bench.ingest import free_port, plaudit_executable
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import upgrade
+from plaudit.store.schema import spans
 
 TARGET_MS = 200.0
 PAGES = {
@@ -44,7 +49,14 @@ PAGES = {
     ),
     "explorer: everything, newest": "/feedback",
     "explorer: comment contains": "/feedback?capability=capability-03&text=slow",
+    "traces (7d, newest)": "/traces",
+    "traces: search feedback, 30d": "/traces?q=feedback.response-quality+%3D+-1&since=30d",
+    "traces: longest, 24h": "/traces?sort=duration&since=24h",
+    "conversation": "/conversations/conv-000123",
+    "user": "/users/user-00042",
 }
+SPANS_PER_TRACE = 3
+TRACE_PAGES = ("traces (7d, newest)", "conversation")
 
 
 def analyze(database_url: str) -> None:
@@ -55,14 +67,72 @@ def analyze(database_url: str) -> None:
     engine.dispose()
 
 
-def load(database_url: str, events: int) -> float:
-    """Fill the database with bench/query.py's events, dated up to now; seconds taken."""
+def conversation_of(trace: int) -> str:
+    """Four traces to a conversation."""
+    return f"conv-{trace // 4:06d}"
+
+
+def _span_rows(rng: random.Random, trace: int) -> list[dict[str, Any]]:
+    """A root, a retrieval and a model call (the span bench/query.py's events name)."""
+    start = int((query_bench.NOW.timestamp() - rng.uniform(0, 90 * 86_400)) * 1e9)
+    took = int(rng.lognormvariate(20.5, 0.6))  # ~0.8 s median
+    capability = query_bench.CAPABILITIES[trace % len(query_bench.CAPABILITIES)]
+    common = {
+        "project": query_bench.PROJECT, "trace_id": f"{trace:032x}", "kind": "internal",
+        "status_code": "ERROR" if rng.random() < 0.02 else "OK", "status_message": "",
+        "events": [], "links": [], "scope": {"name": "bench"},
+        "resource": {"service.name": "bench-app", "service.version": "1.0"},
+        "capability": capability, "conversation_id": conversation_of(trace),
+        "user_id": f"user-{trace % 50_000:05d}", "received_at": start // 1000, "response_id": None,
+    }  # fmt: skip
+    root = f"{0xA000000000000000 + trace:016x}"
+    return [
+        {**common, "span_id": root, "parent_span_id": None, "name": "POST /chat", "step": None,
+         "start_time_ns": start, "end_time_ns": start + took,
+         "attributes": {"http.route": "/chat", "plaudit.capability": capability}},
+        {**common, "span_id": f"{0xB000000000000000 + trace:016x}", "parent_span_id": root,
+         "name": "retrieve", "step": "retrieve", "start_time_ns": start + 1_000_000,
+         "end_time_ns": start + took // 4, "attributes": {"db.system.name": "postgresql"}},
+        {**common, "span_id": f"{trace + 1:016x}", "parent_span_id": root,
+         "name": "chat gpt-4o", "step": "respond", "kind": "client",
+         "start_time_ns": start + took // 4, "end_time_ns": start + took - 1_000_000,
+         "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}},
+    ]  # fmt: skip
+
+
+def load_spans(engine: Engine, traces: int) -> None:
+    """`traces` traces of three spans, in big transactions."""
+    rng = random.Random(9)
+    for first in range(0, traces, 20_000):
+        rows = [r for t in range(first, min(traces, first + 20_000)) for r in _span_rows(rng, t)]
+        with engine.begin() as connection:
+            for chunk in range(0, len(rows), 10_000):
+                connection.execute(insert(spans), rows[chunk : chunk + 10_000])
+
+
+def load(database_url: str, events: int, traces: int = 0) -> float:
+    """Fill the database with bench/query.py's events, dated up to now, and the spans of the
+    first `traces` traces; seconds taken."""
     query_bench.NOW = datetime.now(UTC)
     engine = create_database_engine(database_url)
     upgrade(engine)
-    seconds = query_bench.load(engine, events)
+    started = time.perf_counter()
+    event_of = query_bench._event
+
+    def with_conversation(rng: random.Random, index: int) -> dict[str, Any]:
+        row = event_of(rng, index)
+        trace = index // 2
+        row["conversation_id"] = conversation_of(trace) if trace < traces else None
+        return row
+
+    query_bench._event = with_conversation
+    try:
+        query_bench.load(engine, events)
+    finally:
+        query_bench._event = event_of
+    load_spans(engine, traces)
     engine.dispose()
-    return seconds
+    return time.perf_counter() - started
 
 
 def admin_token(database_url: str) -> str:
@@ -134,6 +204,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--traces", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -143,7 +214,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="plaudit-console-bench-"))
     file = args.database or folder / "bench.db"
     database_url = f"sqlite:///{file}"
-    seconds = 0.0 if file.exists() else load(database_url, args.events)
+    seconds = 0.0 if file.exists() else load(database_url, args.events, args.traces)
     analyze(database_url)
     token = admin_token(database_url)
     port = free_port()
@@ -151,7 +222,10 @@ def main() -> None:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             sign_in(client, token)
-            figures = {name: measure(client, path, args.repeat) for name, path in PAGES.items()}
+            # A conversation in the middle of the loaded traces (one that exists at any size).
+            talk = conversation_of(min(492, max(0, args.traces - 1)))
+            paths = {**PAGES, "conversation": f"/conversations/{talk}"}
+            figures = {name: measure(client, path, args.repeat) for name, path in paths.items()}
     finally:
         process.terminate()
         process.wait(20)
@@ -164,10 +238,14 @@ def main() -> None:
 def report(args: argparse.Namespace, seconds: float, how: str, figures: dict[str, Any]) -> None:
     """The table (or JSON) of figures against the target."""
     if args.json:
-        json.dump({"store": "sqlite", "events": args.events, "load_seconds": seconds,
+        json.dump({"store": "sqlite", "events": args.events, "traces": args.traces,
+                   "load_seconds": seconds,
                    "server": how, "pages": figures}, sys.stdout, indent=2)  # fmt: skip
         return
-    print(f"\nsqlite: {args.events:,} events loaded in {seconds:.1f} s; server: {how}")
+    print(
+        f"\nsqlite: {args.events:,} events and {args.traces:,} traces "
+        f"({args.traces * SPANS_PER_TRACE:,} spans) loaded in {seconds:.1f} s; server: {how}"
+    )
     print(f"{'page':<40} {'cold':>7} {'p50':>7} {'p95':>7} {'wall p50':>9} {'target':>7}")
     for name, f in figures.items():
         mark = "ok" if f["p50_ms"] <= TARGET_MS and f["cold_ms"] <= TARGET_MS else "MISSED"

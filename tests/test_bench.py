@@ -73,3 +73,21 @@ def test_two_worker_processes_on_postgres_lose_nothing_when_killed() -> None:
         assert metrics[integrity]["value"] == 0, (integrity, report["details"]["verify"])
     assert report["database"] == "postgresql"
     assert report["details"]["verify"]["events_acked"] > 0
+
+
+def test_console_benchmark_times_every_page_at_a_small_size() -> None:
+    """`bench/console.py` with small sizes: it loads, serves, signs in and times each page."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.console", "--events", "2000", "--traces", "400",
+         "--repeat", "2", "--json"],
+        capture_output=True, text=True, timeout=240, check=False,
+        cwd=BENCH.parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout)
+    assert report["events"] == 2000 and report["traces"] == 400
+    pages = report["pages"]
+    assert {"traces (7d, newest)", "conversation", "user", "overview (7d)"} <= set(pages)
+    for name, figures in pages.items():
+        for key in ("cold_ms", "p50_ms", "p95_ms", "wall_p50_ms"):
+            assert math.isfinite(figures[key]) and figures[key] > 0, (name, key, figures)

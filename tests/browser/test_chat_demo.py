@@ -32,7 +32,7 @@ def test_each_control_sends_its_kind_linked_to_the_answer(page: Page, demo: Demo
     card.locator(".up").click()
     card.locator(".down").click()  # changes the vote: a revision, not a second event
     card.locator(".star[data-value='4']").click()
-    card.locator(".issue").select_option("incomplete")
+    card.locator(".issue").select_option("wrong-format")
     card.locator(".comment").fill("It did not mention weekends.")
     card.locator(".send-comment").click()
     card.locator(".copy").click()
@@ -47,9 +47,9 @@ def test_each_control_sends_its_kind_linked_to_the_answer(page: Page, demo: Demo
         items = wait_for_feedback(api, 7, span_id=span_id)
         events = by_name(items)
         assert {name: (e["kind"], e.get("value")) for name, e in events.items()} == {
-            "helpful": ("thumb", -1),
-            "stars": ("number", 4),
-            "issue": ("enum", "incomplete"),
+            "response-quality": ("thumb", -1),
+            "star-rating": ("number", 4),
+            "issue-category": ("enum", "wrong-format"),
             "comment": ("text", "It did not mention weekends."),
             "copy": ("signal", None),
             "regenerate": ("signal", None),
@@ -62,7 +62,7 @@ def test_each_control_sends_its_kind_linked_to_the_answer(page: Page, demo: Demo
             assert event["capability"] == "chat"
             assert event["user_id"].startswith("user-")
         assert events["copy"]["implicit"] is True
-        helpful = api.get(f"/v1/feedback/{events['helpful']['id']}").json()
+        helpful = api.get(f"/v1/feedback/{events['response-quality']['id']}").json()
         assert [old["content"]["value"] for old in helpful["history"]] == [1]
     assert page.evaluate("window.feedbackErrors.length") == 0
 
@@ -86,7 +86,7 @@ def test_offline_then_online_delivers_each_event_once(
         page.wait_for_function("window.plaudit.pending() === 0")
         time.sleep(0.3)  # anything sent twice would have arrived by now
         items = api.get("/v1/feedback", params={"span_id": span_id}).json()["items"]
-        assert sorted(e["name"] for e in items) == ["copy", "helpful", "stars"]
+        assert sorted(e["name"] for e in items) == ["copy", "response-quality", "star-rating"]
         for event in items:
             assert api.get(f"/v1/feedback/{event['id']}").json()["history"] == []
 
@@ -102,7 +102,7 @@ def test_closing_the_page_right_after_a_click_still_delivers(
     page.close(run_before_unload=True)
     with demo.api() as api:
         items = wait_for_feedback(api, 1, span_id=span_id)
-        assert [(e["name"], e["value"]) for e in items] == [("helpful", -1)]
+        assert [(e["name"], e["value"]) for e in items] == [("response-quality", -1)]
 
 
 def test_a_page_left_offline_sends_its_feedback_from_the_next_page(
@@ -121,7 +121,7 @@ def test_a_page_left_offline_sends_its_feedback_from_the_next_page(
     context.new_page().goto(demo.chat_url)  # the stored queue is sent by the next page
     with demo.api() as api:
         items = wait_for_feedback(api, 1, span_id=span_id)
-        assert [(e["name"], e["value"]) for e in items] == [("stars", 2)]
+        assert [(e["name"], e["value"]) for e in items] == [("star-rating", 2)]
         assert [e["revision"] for e in items] == [1]
 
 
@@ -144,5 +144,5 @@ def test_page_hide_hands_what_waits_to_send_beacon(context: BrowserContext, demo
     page.close(run_before_unload=True)
     with demo.api() as api:
         items = wait_for_feedback(api, 1, span_id=span_id)
-    assert [(e["name"], e["value"]) for e in items] == [("stars", 3)]
+    assert [(e["name"], e["value"]) for e in items] == [("star-rating", 3)]
     assert refused and all(kind == "application/json" for kind in refused)

@@ -29,6 +29,18 @@ from plaudit.console.pages import (
     TracePage,
 )
 from plaudit.console.render import render
+from plaudit.console.time_range import picker
+from plaudit.console.trace_pages import (
+    ConversationPage,
+    ConversationTrace,
+    FeedbackSummary,
+    SortChoice,
+    TraceLine,
+    TracesPage,
+    UserConversation,
+    UserEvent,
+    UserPage,
+)
 from plaudit.core.query.model import Op
 from plaudit.core.query.model import QueryError as ModelQueryError
 
@@ -45,10 +57,40 @@ FEEDBACK = SpanFeedback("e1", EVIL, EVIL, EVIL, EVIL)
 SPAN = SpanRow("b" * 16, EVIL, 0, 0.0, 100.0, 1.5, "OK", EVIL, EVIL, [(EVIL, EVIL)],
                [Message(EVIL, EVIL)], [Message("assistant", EVIL)], [FEEDBACK], True)  # fmt: skip
 CAPABILITY = CapabilityRow(EVIL, 3, 1, 1, 0.5, 0.75)
+PICKER = picker("/traces", {"q": EVIL}, EVIL, EVIL)
+LINE = TraceLine("a" * 32, "t", EVIL, EVIL, 1.5, "error", 1, FeedbackSummary(1, 0, 1, [FEEDBACK]),
+                 EVIL, EVIL, EVIL)  # fmt: skip
 
 PAGES = {
     "login.html": LoginPage(next=EVIL, csrf="x", error=EVIL, password_enabled=True),
-    "overview.html": OverviewPage("7d", ("7d",), [CAPABILITY], [CAPABILITY], CHART, CHART, 3),
+    "overview.html": OverviewPage(
+        "7d", ("7d",), [CAPABILITY], [CAPABILITY], CHART, CHART, 3, picker=PICKER, error=EVIL
+    ),
+    "traces.html": TracesPage(
+        EVIL,
+        "time",
+        [SortChoice("time", "Newest", "/traces?x", True)],
+        [LINE],
+        "/n",
+        "/p",
+        PICKER,
+        (EVIL,),
+        EVIL,
+        EVIL,
+    ),
+    "conversation.html": ConversationPage(
+        EVIL, [ConversationTrace(LINE, [FEEDBACK])], [FEEDBACK], [EVIL], True
+    ),
+    "user.html": UserPage(
+        EVIL,
+        [UserConversation(EVIL, 2, "t")],
+        [UserEvent("t", FEEDBACK, EVIL, "a" * 32, "/f")],
+        PICKER,
+        "/feedback?user=x",
+        1,
+        1,
+        [EVIL],
+    ),
     "feedback.html": ExplorerPage(
         filters={k: EVIL for k in (*explorer.PARAMS, "after", "event")},
         capabilities=[EVIL],
@@ -58,6 +100,8 @@ PAGES = {
         next_url="/feedback?after=1.x",
         detail=DETAIL,
         error=EVIL,
+        picker=PICKER,
+        export_query="user=x",
     ),
     "trace.html": TracePage("a" * 32, 1.5, [SPAN], [FEEDBACK], EVIL, ["a" * 32, "c" * 32], None),
     "query.html": QueryPage(

@@ -35,6 +35,9 @@ def _paths(server: ConsoleServer) -> dict[str, str]:
         "feedback": f"/feedback?capability=support-agent&event={event['id']}",
         "trace": f"/traces/{event['trace_id']}?event={event['id']}",
         "query": f"/query?q={QUERY}",
+        "traces": "/traces?since=30d",
+        "conversation": f"/conversations/{event.get('conversation_id') or 'demo-conv-0109'}",
+        "user": f"/users/{event['user_id']}",
         "settings": "/settings",
         "login": "/login",
     }
@@ -71,7 +74,11 @@ def images(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return IMAGES if request.config.getoption("--update-screenshots") else tmp_path
 
 
-@pytest.mark.parametrize("name", ["overview", "feedback", "trace", "query", "settings", "login"])
+@pytest.mark.parametrize(
+    "name",
+    ["overview", "feedback", "trace", "query", "settings", "login", "traces", "conversation",
+     "user"],
+)  # fmt: skip
 def test_page_is_accessible_and_pictured(
     name: str, signed_in_page: Page, console_server: ConsoleServer, browser: Browser, images: Path
 ) -> None:
@@ -89,7 +96,7 @@ def test_page_is_accessible_and_pictured(
         page.context.close()
 
 
-@pytest.mark.parametrize("name", ["overview", "trace"])
+@pytest.mark.parametrize("name", ["overview", "trace", "traces", "conversation", "user"])
 def test_dark_theme_is_accessible(
     name: str, signed_in_page: Page, console_server: ConsoleServer
 ) -> None:

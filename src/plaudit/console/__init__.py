@@ -18,7 +18,9 @@ from plaudit.console.pages import Chrome, ErrorPage
 from plaudit.console.render import STATIC_PREFIX, page, started
 from plaudit.console.session import CsrfRefused, NotSignedIn
 from plaudit.console.views import (
+    conversations,
     datasets,
+    exports,
     feedback,
     login,
     overview,
@@ -26,6 +28,7 @@ from plaudit.console.views import (
     queues,
     settings,
     trace,
+    trace_list,
 )
 from plaudit.console.views.common import load_session
 
@@ -48,6 +51,11 @@ PAGES: Final = [
     login.logout,
     *datasets.PAGES,
     *queues.PAGES,
+    trace_list.traces_page,
+    conversations.conversation_page,
+    conversations.user_page,
+    exports.export_feedback,
+    exports.export_query,
 ]
 
 

@@ -1,6 +1,7 @@
 """Query answers shaped for uPlot: time on x gives lines, anything else gives bars."""
 
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from plaudit.analytics.run import Answer
@@ -34,13 +35,23 @@ def pivot_time(answer: Answer, metric: str, chart_id: str, label: str, percent: 
         key = str(row[group_at]) if group_at is not None else metric
         values = series.setdefault(key, [None] * len(times))
         values[position[row[time_at]]] = _number(row[value_at])
+    x = [_seconds(t) for t in times]
+    by_capability = group_at is not None and names[group_at] == "capability"
+    steps = [b - a for a, b in pairwise(x)]
+    # A point opens the explorer on its capability and bucket (the bucket read off the spacing).
+    drill = (
+        {"href": "/feedback", "param": "capability", "step": min(steps)}
+        if by_capability and steps
+        else None
+    )
     return Chart(
         id=chart_id,
         label=label,
         kind="line",
-        x=[_seconds(t) for t in times],
+        x=x,
         series=sorted(series.items()),
         percent=percent,
+        drill=drill,
     )
 
 
@@ -62,6 +73,7 @@ def chart_for(answer: Answer) -> Chart | None:
         for row in answer.rows
     ]
     series = [(m.name, [_number(row[names.index(m.name)]) for row in answer.rows]) for m in metrics]
+    by_capability = [names[i] for i in groups] == ["capability"]
     return Chart(
         id="query-chart",
         label=f"{first} by {', '.join(names[i] for i in groups) or 'all'}",
@@ -70,6 +82,7 @@ def chart_for(answer: Answer) -> Chart | None:
         series=series[:1],
         percent=percent,
         categories=categories,
+        drill={"href": "/feedback", "param": "capability", "step": 0} if by_capability else None,
     )
 
 
@@ -82,4 +95,5 @@ def chart_json(chart: Chart) -> dict[str, Any]:
         "series": [{"name": name, "values": values} for name, values in chart.series],
         "percent": chart.percent,
         "categories": chart.categories,
+        "drill": chart.drill,
     }

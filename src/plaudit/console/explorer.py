@@ -27,6 +27,7 @@ EQUALS: Final = {
     "source": "source",
     "user": "user_id",
     "tag": "tags",
+    "conversation": "conversation_id",
 }
 PARAMS: Final = (*EQUALS, "value", "text", "since", "until")
 # Longest first, so `<=` is not read as `<` followed by `=`.

@@ -60,6 +60,9 @@ class Chart:
     series: list[tuple[str, list[float | None]]]
     percent: bool = False
     categories: list[str] = field(default_factory=list)
+    # Where a click on a point goes: {"href", "param", "step"} (a series is a value of `param`,
+    # a point the bucket of `step` seconds from its x); None when points open nothing.
+    drill: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,11 @@ class OverviewPage:
     satisfaction_chart: Chart
     volume_chart: Chart
     total: int
+    picker: Any = None  # time_range.RangePicker
+    since: str = ""  # this period's first bucket, for links to the explorer
+    until: str = ""
+    bucket: str = "day"
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,8 @@ class EventRow:
     comment: str
     trace_id: str | None
     span_id: str | None
+    open_url: str = ""  # the explorer as it is, with this event opened
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,8 @@ class ExplorerPage:
     next_url: str | None
     detail: EventDetail | None
     error: str = ""
+    picker: Any = None  # time_range.RangePicker
+    export_query: str = ""  # the filters as a query string, for the export links
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,8 @@ class SpanFeedback:
     value: str
     comment: str
     user_id: str
+    label: str = ""  # the value in words, for screen readers ("thumbs up", "4 of 5")
+    tone: str = "neutral"  # good, bad or neutral: the badge's colour (core.tone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +189,8 @@ class TracePage:
     conversation_id: str | None
     conversation: list[str]
     selected_span: str | None
+    resource: list[tuple[str, str]] = field(default_factory=list)  # the root span's resource
+    users: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

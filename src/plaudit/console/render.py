@@ -5,6 +5,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
@@ -99,3 +100,5 @@ def percent(value: float | None) -> str:
 
 
 _env.filters["percent"] = percent
+# A value as one path segment (`/users/{id}`): every reserved character escaped, `/` included.
+_env.filters["segment"] = lambda value: quote(str(value), safe="")

@@ -415,3 +415,29 @@ annotation_items = Table(
 
 # Queue fill reads feedback received since its last look (migration 0008).
 Index("ix_feedback_received", feedback.c.project, feedback.c.received_at)
+
+# The console's traces, conversation and user pages (migration 0012): newest root spans, and a
+# conversation's or a user's feedback. Partial, so rows they never find cost no entry on insert.
+Index(
+    "ix_spans_roots",
+    spans.c.project,
+    spans.c.start_time_ns,
+    sqlite_where=text("parent_span_id IS NULL"),
+    postgresql_where=text("parent_span_id IS NULL"),
+)
+Index(
+    "ix_feedback_conversation",
+    feedback.c.project,
+    feedback.c.conversation_id,
+    feedback.c.timestamp,
+    sqlite_where=text("conversation_id IS NOT NULL"),
+    postgresql_where=text("conversation_id IS NOT NULL"),
+)
+Index(
+    "ix_feedback_user",
+    feedback.c.project,
+    feedback.c.user_id,
+    feedback.c.timestamp,
+    sqlite_where=text("user_id IS NOT NULL"),
+    postgresql_where=text("user_id IS NOT NULL"),
+)

@@ -34,11 +34,14 @@
     var fg = css("--fg"), grid = css("--border");
     var bars = data.kind === "bars";
     var fmt = function (v) { return v == null ? "" : data.percent ? (v * 100).toFixed(0) + "%" : String(+v.toFixed(3)); };
-    var series = [{ label: bars ? "" : "time" }];
+    var when = function (v) { return v == null ? "" : new Date(v * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC"; };
+    var series = [bars
+      ? { label: "", value: function (u, v) { return v == null ? "" : data.categories[v] || ""; } }
+      : { label: "time", value: function (u, v) { return when(v); } }];
     data.series.forEach(function (s, i) {
       var color = PALETTE[i % PALETTE.length];
       series.push({
-        label: s.name, stroke: color, width: 2, spanGaps: true, value: function (u, v) { return fmt(v); },
+        label: s.name, stroke: color, width: 2, spanGaps: true, value: function (u, v) { return v == null ? "–" : fmt(v); },
         fill: bars ? color + "cc" : undefined,
         paths: bars ? uPlot.paths.bars({ size: [0.6, 60] }) : undefined,
         points: { show: !bars && data.x.length < 40 }
@@ -49,14 +52,66 @@
       axisX.values = function (u, ticks) { return ticks.map(function (t) { return data.categories[t] || ""; }); };
       axisX.splits = function () { return data.x; };
     }
+    // Values start at 0 (a satisfaction axis from 40% exaggerates every dip); shares end at 100%.
+    var yRange = function (u, min, max) {
+      if (data.percent) return [0, 1];
+      return [0, max > 0 ? max * 1.1 : 1];
+    };
     var options = {
       width: Math.max(280, plot.clientWidth || figure.clientWidth || 600), height: 240,
-      scales: { x: { time: !bars, range: bars ? function () { return [-0.5, data.x.length - 0.5]; } : undefined } },
+      scales: { x: { time: !bars, range: bars ? function () { return [-0.5, data.x.length - 0.5]; } : undefined }, y: { range: yRange } },
       axes: [axisX, { stroke: fg, grid: { stroke: grid }, size: 60, values: function (u, ticks) { return ticks.map(fmt); } }],
       series: series,
-      legend: { show: true }
+      legend: { show: true },
+      hooks: {
+        // The legend shows the latest bucket's values until the pointer picks another one.
+        ready: [function (u) { showLatest(u, data); }],
+        setCursor: [function (u) { if (u.cursor.idx == null) showLatest(u, data); }]
+      }
     };
-    new uPlot(options, [data.x].concat(data.series.map(function (s) { return s.values; })), plot);
+    var chart = new uPlot(options, [data.x].concat(data.series.map(function (s) { return s.values; })), plot);
+    figure.uplot = chart;
+    if (data.drill) {
+      plot.classList.add("drillable");
+      chart.over.addEventListener("click", function () { drill(chart, data); });
+    }
+  }
+
+  function showLatest(u, data) {
+    var last = -1;
+    data.series.forEach(function (s) {
+      for (var i = s.values.length - 1; i > last; i--) { if (s.values[i] != null) { last = i; break; } }
+    });
+    if (last < 0) last = data.x.length - 1;
+    if (last >= 0) u.setLegend({ idx: last });
+  }
+
+  // A click on a point opens the explorer on that series' value and bucket: the series whose
+  // point at the pointer's x is nearest the pointer.
+  function drill(u, data) {
+    var idx = u.cursor.idx;
+    if (idx == null || u.cursor.top == null) return;
+    var best = -1, distance = Infinity;
+    data.series.forEach(function (s, i) {
+      var v = s.values[idx];
+      if (v == null || (u.series[i + 1] && u.series[i + 1].show === false)) return;
+      var d = Math.abs(u.valToPos(v, "y") - u.cursor.top);
+      if (d < distance) { distance = d; best = i; }
+    });
+    if (best < 0) return;
+    window.location.assign(drillUrl(data, best, idx));
+  }
+
+  function drillUrl(data, seriesIndex, idx) {
+    var spec = data.drill, params = new URLSearchParams();
+    var name = data.kind === "bars" ? data.categories[idx] : data.series[seriesIndex].name;
+    if (name !== "(none)") params.set(spec.param, name);
+    if (data.kind !== "bars") {
+      var iso = function (s) { return new Date(s * 1000).toISOString().replace(".000Z", "Z"); };
+      params.set("since", iso(data.x[idx]));
+      params.set("until", iso(data.x[idx] + spec.step));
+    }
+    return spec.href + "?" + params.toString();
   }
 
   function drawCharts(scope) {
@@ -90,7 +145,15 @@
 
   function closeDetail() {
     var panel = document.getElementById("detail");
-    if (panel) panel.innerHTML = '<p class="muted">Choose an event to see it in full.</p>';
+    if (!panel) return;
+    panel.innerHTML = '<p class="muted">Choose an event to see it in full.</p>';
+    // The URL holds the opened event (a shared link reopens it); closed, it holds none.
+    var url = new URL(window.location.href);
+    if (url.searchParams.has("event")) {
+      url.searchParams.delete("event");
+      history.replaceState(history.state, "", url.pathname + (url.search || ""));
+    }
+    rows().forEach(function (r) { r.classList.remove("current"); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -101,6 +164,12 @@
       var row = event.target.closest && event.target.closest("#events tbody tr[data-event]");
       if (row) { rows().forEach(function (r) { r.classList.remove("current"); }); row.classList.add("current"); }
       if (event.target.closest && event.target.closest("[data-close-detail]")) closeDetail();
+      // A click anywhere on a trace's row opens it (its first cell holds the link for keyboards).
+      var trace = event.target.closest && event.target.closest("#traces tbody tr[data-trace]");
+      if (trace && !event.target.closest("a")) {
+        var link = trace.querySelector("a.open");
+        if (link) window.location.assign(link.href);
+      }
     });
     document.body.addEventListener("htmx:afterSwap", function (event) { drawCharts(event.target); });
     drawCharts(document);

@@ -5,7 +5,9 @@ everything that matches: that keeps it flat at 1,000,000 events. The capability 
 capabilities seen in the last 7 days, cached for a minute per project.
 """
 
+from dataclasses import replace
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
@@ -17,6 +19,7 @@ from plaudit.console import explorer
 from plaudit.console.cache import cached
 from plaudit.console.pages import ErrorPage, EventDetail, EventRow, ExplorerPage
 from plaudit.console.render import html, is_htmx, page, started
+from plaudit.console.time_range import picker
 from plaudit.console.views.common import chrome, query_params, signed_in
 from plaudit.core.feedback import Kind, Source
 from plaudit.core.query.model import QueryError
@@ -71,7 +74,13 @@ async def explorer_page(request: Request[Any, Any, Any]) -> Response[str]:
         error = problem.message
     else:
         found = await state.read(_rows, session.project, chosen)
-        rows = [explorer.event_row(row) for row in found]
+        rows = [
+            replace(
+                explorer.event_row(row), open_url=explorer.url(params, event=row["id"]),
+                conversation_id=row["conversation_id"],
+            )
+            for row in found
+        ]  # fmt: skip
         cursor = explorer.next_cursor(found)
         next_url = explorer.url(params, after=cursor, event=None) if cursor else None
     names = await capabilities(state, session.project)
@@ -87,6 +96,8 @@ async def explorer_page(request: Request[Any, Any, Any]) -> Response[str]:
         next_url=next_url,
         detail=await _detail(state, session.project, event_id) if event_id else None,
         error=error,
+        picker=picker("/feedback", params, params.get("since", ""), params.get("until", "")),
+        export_query=urlencode({k: v for k, v in params.items() if k in explorer.PARAMS}),
     )
     return page("feedback.html", since, chrome(session, "Feedback", "feedback"), context)
 

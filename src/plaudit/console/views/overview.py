@@ -2,12 +2,14 @@
 
 One aggregate query of the query model answers the whole page: `count, up, down by capability,
 <bucket>` over two periods of whole buckets (this one, including the bucket in progress, and the
-one before). The table, the movers and both trend charts are sums of its rows, so the database
-reads the period's events once. Satisfaction is up / (up + down), exactly as the query model
+one before; a bucket is a minute, hour, day or week, by the length of the range). The table,
+the movers and both trend charts are sums of its rows, so the database reads the period's events
+once. Satisfaction is up / (up + down), exactly as the query model
 defines it. The answer is kept for OVERVIEW_SECONDS per project and range.
 """
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -18,14 +20,62 @@ from plaudit.analytics.run import Answer, run_query
 from plaudit.console.cache import cached
 from plaudit.console.pages import CapabilityRow, Chart, OverviewPage
 from plaudit.console.render import page, started
-from plaudit.console.views.common import chrome, signed_in
+from plaudit.console.time_range import (
+    BUCKET_SECONDS,
+    PRESETS,
+    RangePicker,
+    bucket_for,
+    floor_to,
+    moment_micros,
+    picker,
+)
+from plaudit.console.views.common import chrome, query_params, signed_in
+from plaudit.core.query.model import BucketUnit, QueryError
 from plaudit.core.query.text import parse_query
 
-# range → (bucket, buckets in the period)
-RANGES: Final = {"24h": ("hour", 24), "7d": ("day", 7), "14d": ("day", 14), "30d": ("day", 30)}
-DEFAULT_RANGE: Final = "7d"
+DEFAULT_SINCE: Final = "7d"
 OVERVIEW_SECONDS: Final = 30.0
-_STEP: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole buckets of this period (the bucket in progress included) and as many before."""
+
+    unit: BucketUnit
+    buckets: int
+    previous: datetime  # the previous period's first bucket
+    start: datetime  # this period's first bucket
+
+    @property
+    def step(self) -> timedelta:
+        """One bucket."""
+        return timedelta(seconds=BUCKET_SECONDS[self.unit])
+
+    @property
+    def end(self) -> datetime:
+        """Just past this period's last bucket."""
+        return self.start + self.step * self.buckets
+
+
+def period_of(since: str, until: str, now: datetime) -> Period:
+    """The buckets a range covers; QueryError when `since` or `until` is not a time."""
+    first = datetime.fromtimestamp(moment_micros(since, now) / 1e6, UTC)
+    last = datetime.fromtimestamp(moment_micros(until, now) / 1e6, UTC) if until else now
+    if last <= first:
+        raise QueryError("the range ends before it starts")
+    unit = bucket_for((last - first).total_seconds())
+    step = timedelta(seconds=BUCKET_SECONDS[unit])
+    buckets = max(1, math.ceil((last - first) / step))
+    # The last bucket holds the range's end (exclusive when it is given, now when it is not).
+    closing = floor_to(last - timedelta(microseconds=1) if until else last, unit)
+    start = closing - step * (buckets - 1)
+    return Period(unit, buckets, start - step * buckets, start)
+
+
+def period_start(period: str, now: datetime) -> tuple[datetime, datetime]:
+    """(start of the previous period, start of this one), on bucket boundaries."""
+    found = period_of(period, "", now)
+    return found.previous, found.start
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +95,16 @@ class Tally:
         return self.up / (self.up + self.down) if self.up + self.down else None
 
 
-def period_start(period: str, now: datetime) -> tuple[datetime, datetime]:
-    """(start of the previous period, start of this one), on bucket boundaries."""
-    unit, buckets = RANGES[period]
-    current = now.replace(minute=0, second=0, microsecond=0)
-    if unit == "day":
-        current = current.replace(hour=0)
-    this = current - _STEP[unit] * (buckets - 1)
-    return this - _STEP[unit] * buckets, this
-
-
-def overview_answer(connection: Connection, project: str, period: str) -> Answer:
+def overview_answer(connection: Connection, project: str, period: Period) -> Answer:
     """Events, ups and downs by capability and bucket over both periods."""
-    unit, _ = RANGES[period]
-    before, _ = period_start(period, datetime.now(UTC))
-    since = before.isoformat().replace("+00:00", "Z")
-    text = f"count, up, down by capability, {unit} since {since}"
+    since, until = (_iso(period.previous), _iso(period.end))
+    text = f"count, up, down by capability, {period.unit.value} since {since} until {until}"
     # The server writes this query: its groups (capabilities × time buckets) are not capped.
     return run_query(connection, parse_query(text), project, seconds=10, max_groups=None)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _seconds(text: str) -> float:
@@ -96,46 +138,64 @@ def movers(rows: list[CapabilityRow], limit: int = 5) -> list[CapabilityRow]:
     return sorted(changed, key=lambda r: -abs(r.change or 0.0))[:limit]
 
 
-def trend(found: dict[str, dict[float, Tally]], x: list[float], satisfaction: bool) -> Chart:
-    """One line per capability over this period's buckets."""
+def trend(
+    found: dict[str, dict[float, Tally]], x: list[float], satisfaction: bool, step: float
+) -> Chart:
+    """One line per capability over this period's buckets; a point opens its events."""
     series: list[tuple[str, list[float | None]]] = []
     for name in sorted(found):
         tally = [found[name].get(at, Tally()) for at in x]
         values = [t.satisfaction if satisfaction else float(t.count) for t in tally]
         series.append((name, values))
+    drill = {"href": "/feedback", "param": "capability", "step": step}
     if satisfaction:
-        return Chart("satisfaction-chart", "Satisfaction by capability", "line", x, series, True)
-    return Chart("volume-chart", "Feedback events by capability", "line", x, series)
+        return Chart("satisfaction-chart", "Satisfaction by capability", "line", x, series, True,
+                     drill=drill)  # fmt: skip
+    return Chart("volume-chart", "Feedback events by capability", "line", x, series, drill=drill)
 
 
-def overview_page(answer: Answer, period: str, now: datetime) -> OverviewPage:
+def overview_page(answer: Answer, period: Period, picker: RangePicker) -> OverviewPage:
     """The page's context from the answer."""
-    unit, buckets = RANGES[period]
-    _, this = period_start(period, now)
-    x = [(this + _STEP[unit] * i).timestamp() for i in range(buckets)]
+    step = period.step
+    x = [(period.start + step * i).timestamp() for i in range(period.buckets)]
     found = tallies(answer)
-    rows = capability_rows(found, this.timestamp())
+    rows = capability_rows(found, period.start.timestamp())
     active = {r.capability: found[r.capability] for r in rows}
+    seconds = step.total_seconds()
     return OverviewPage(
-        range=period, ranges=tuple(RANGES), rows=rows, movers=movers(rows),
-        satisfaction_chart=trend(active, x, True), volume_chart=trend(active, x, False),
-        total=sum(r.count for r in rows),
+        range=picker.described, ranges=PRESETS, rows=rows, movers=movers(rows),
+        satisfaction_chart=trend(active, x, True, seconds),
+        volume_chart=trend(active, x, False, seconds),
+        total=sum(r.count for r in rows), picker=picker,
+        since=_iso(period.start), until=_iso(period.end) if picker.until else "",
+        bucket=period.unit.value,
     )  # fmt: skip
 
 
 @get("/", include_in_schema=False)
 async def overview(request: Request[Any, Any, Any]) -> Response[str]:
-    """The overview page."""
+    """The overview page; `since`/`until` choose the range (`range=7d` is still understood)."""
     since = started()
     state, session = signed_in(request)
-    period = request.query_params.get("range", DEFAULT_RANGE)
-    if period not in RANGES:
-        period = DEFAULT_RANGE
+    params = query_params(request)
+    chosen_since = params.get("since") or params.get("range") or DEFAULT_SINCE
+    chosen_until = params.get("until", "")
+    now = datetime.now(UTC)
+    error = ""
+    try:
+        period = period_of(chosen_since, chosen_until, now)
+    except QueryError as problem:
+        error = f"That range was not understood ({problem.message}); showing the last 7 days."
+        chosen_since, chosen_until = DEFAULT_SINCE, ""
+        period = period_of(chosen_since, chosen_until, now)
 
     async def compute() -> Answer:
         return await state.read(overview_answer, session.project, period)
 
-    key = ("overview", id(state), session.project, period)
+    key = ("overview", id(state), session.project, chosen_since, chosen_until)
     answer = await cached(key, OVERVIEW_SECONDS, compute)
-    context = overview_page(answer, period, datetime.now(UTC))
+    shown = picker("/", {}, chosen_since, chosen_until)
+    context = overview_page(answer, period, shown)
+    if error:
+        context = replace(context, error=error)
     return page("overview.html", since, chrome(session, "Overview", "overview"), context)

@@ -46,9 +46,10 @@ def _run(connection: Connection, parsed: model.Query, project: str) -> Answer:
     return run_query(connection, parsed, project, seconds=SECONDS)
 
 
-async def _answer(
+async def answer_of(
     request: Request[Any, Any, Any], q: str
 ) -> tuple[Answer | None, QueryError | None]:
+    """The answer to `q` for the signed-in project, or where `q` went wrong."""
     state, session = signed_in(request)
     try:
         parsed = parse_query(q)
@@ -73,7 +74,7 @@ async def query_page(request: Request[Any, Any, Any]) -> Response[str]:
     answer, error = (None, None)
     begun = time.perf_counter()
     if q:
-        answer, error = await _answer(request, q)
+        answer, error = await answer_of(request, q)
     context = QueryPage(
         q=q,
         examples=EXAMPLES,

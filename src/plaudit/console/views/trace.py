@@ -10,7 +10,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 from sqlalchemy import Connection
 
-from plaudit.console.explorer import show_value
+from plaudit.console.marks import Ranges, event_badge, number_ranges
 from plaudit.console.pages import ErrorPage, Message, SpanFeedback, SpanRow, TracePage
 from plaudit.console.render import page, started
 from plaudit.console.views.common import chrome, signed_in
@@ -30,12 +30,9 @@ def shown(messages: list[GenAiMessage]) -> list[Message]:
     return [Message(str(m.get("role", "")), message_text(m)) for m in messages]
 
 
-def span_feedback(event: dict[str, Any]) -> SpanFeedback:
-    """An event as a badge on its span."""
-    shown, _ = show_value(event["kind"], event["value"])
-    return SpanFeedback(
-        event["id"], event["name"], shown, event.get("comment") or "", event.get("user_id") or ""
-    )
+def span_feedback(event: dict[str, Any], ranges: Ranges | None = None) -> SpanFeedback:
+    """An event as a badge on its span, coloured by its value."""
+    return event_badge(ranges or {}, event)
 
 
 def _flatten(spans: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, dict[str, Any]]]:
@@ -46,7 +43,9 @@ def _flatten(spans: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, dic
     return rows
 
 
-def span_rows(tree: dict[str, Any], selected: str | None) -> list[SpanRow]:
+def span_rows(
+    tree: dict[str, Any], selected: str | None, ranges: Ranges | None = None
+) -> list[SpanRow]:
     """The waterfall: spans in tree order, placed on the trace's time line."""
     flat = _flatten(tree["spans"])
     start = min(s["start_time_ns"] for _, s in flat)
@@ -74,7 +73,7 @@ def span_rows(tree: dict[str, Any], selected: str | None) -> list[SpanRow]:
                 ),
                 inputs=shown(said.inputs),
                 outputs=shown(said.outputs),
-                feedback=[span_feedback(e) for e in span["feedback"]],
+                feedback=[span_feedback(e, ranges) for e in span["feedback"]],
                 selected=span["span_id"] == selected,
             )
         )
@@ -131,14 +130,34 @@ async def trace_page(request: Request[Any, Any, Any], trace_id: FromPath[str]) -
     selected = _selected_span(
         tree, request.query_params.get("event"), request.query_params.get("span")
     )
-    rows = span_rows(tree, selected)
+    ranges = await number_ranges(state, session.project)
+    rows = span_rows(tree, selected, ranges)
     context = TracePage(
         trace_id=trace_id,
         duration_ms=max((r.duration_ms for r in rows if r.depth == 0), default=0.0),
         spans=rows,
-        trace_feedback=[span_feedback(e) for e in tree["feedback"]],
+        trace_feedback=[span_feedback(e, ranges) for e in tree["feedback"]],
         conversation_id=_conversation_id(tree),
         conversation=conversation,
         selected_span=selected,
+        resource=resource_rows(tree),
+        users=_users(tree),
     )
     return page("trace.html", since, frame, context)
+
+
+def resource_rows(tree: dict[str, Any]) -> list[tuple[str, str]]:
+    """The resource attributes (service.name, …) of the trace's root, or its first span."""
+    flat = _flatten(tree["spans"])
+    if not flat:
+        return []
+    resource = flat[0][1].get("resource") or {}
+    return sorted((k, v if isinstance(v, str) else json.dumps(v)) for k, v in resource.items())
+
+
+def _users(tree: dict[str, Any]) -> list[str]:
+    found = {span["user_id"] for _, span in _flatten(tree["spans"]) if span.get("user_id")}
+    found |= {e["user_id"] for e in tree["feedback"] if e.get("user_id")}
+    for _, span in _flatten(tree["spans"]):
+        found |= {e["user_id"] for e in span["feedback"] if e.get("user_id")}
+    return sorted(found)
