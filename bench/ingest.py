@@ -1112,7 +1112,9 @@ def measure_footprint(workdir: Path) -> tuple[float, dict[str, float]]:
     venv = workdir / "footprint-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--disable-pip-version-check", str(REPO)], check=True)
+    # The SDK is its own distribution (clients/python), a dependency resolved from the checkout.
+    sdk = str(REPO / "clients" / "python")
+    subprocess.run([*pip, "--disable-pip-version-check", sdk, str(REPO)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     sizes: dict[str, float] = {}
     for entry in site.iterdir():
