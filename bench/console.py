@@ -68,7 +68,7 @@ def load(database_url: str, events: int) -> float:
 def admin_token(database_url: str) -> str:
     """A token made the way an operator makes one."""
     command = [str(plaudit_executable()), "token", "create", "--project", query_bench.PROJECT,
-               "--database-url", database_url, "--json"]  # fmt: skip
+               "--scope", "admin", "--database-url", database_url, "--json"]  # fmt: skip
     return str(json.loads(subprocess.check_output(command))["token"])
 
 

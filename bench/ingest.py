@@ -246,7 +246,8 @@ def writer_commits(port: int) -> float:
 
 def create_token(url: str) -> str:
     """An admin token, made with the CLI exactly as the README tells a user to."""
-    command = [str(plaudit_executable()), "token", "create", "--json", "--database-url", url]
+    command = [str(plaudit_executable()), "token", "create", "--scope", "admin", "--json",
+               "--database-url", url]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"plaudit token create failed:\n{done.stderr}")
