@@ -9,7 +9,7 @@ its clock moved to now so that the console's "last 7 days" holds a realistic sha
 `plaudit serve` is started as a user would, signed in through /login with a token made by
 `plaudit token create`, and each page is fetched: once cold, then `--repeat` times. The figure is
 the server's own time (the console's `Server-Timing` header: from the request reaching the view to
-the rendered page), next to the wall time seen by the client. Target: ≤ 200 ms (DESIGN §11).
+the rendered page), next to the wall time seen by the client. Target: ≤ 200 ms.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ingest benchmark: start `plaudit serve` as a user would, load it, print figures vs DESIGN §11.
+"""Ingest benchmark: start `plaudit serve` as a user would, load it, print figures vs their targets.
 
     python bench/ingest.py                  # SQLite, about 10 s per phase
     python bench/ingest.py --quick --json   # a few seconds per phase, machine-readable
@@ -61,7 +61,7 @@ TRACES_PER_REQUEST = 100
 SPANS_PER_TRACE = 10
 BATCH_SIZE = 500
 PACED_RATE = 1_000
-MB = 1_000_000  # figures are in MB of 10^6 bytes, the stricter reading of DESIGN §11
+MB = 1_000_000  # figures are in MB of 10^6 bytes, the stricter reading of a megabyte
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -71,7 +71,7 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 @dataclass(frozen=True)
 class Target:
-    """A bound from DESIGN §11: at least (higher is better) or at most `limit`."""
+    """A target figure: at least (higher is better) or at most `limit`."""
 
     limit: float
     at_least: bool

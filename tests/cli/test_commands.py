@@ -42,3 +42,11 @@ def test_create_project_makes_the_project_a_typo_would_not(tmp_path: Path) -> No
     listed = runner.invoke(app, ["query", "count", "-p", "shop", "--json", *url])
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.output)["rows"] == [[0]]
+
+
+def test_docs_list_every_exit_code() -> None:
+    from plaudit.cli.problems import Exit
+    from tests.conftest import repo_root
+
+    page = (repo_root() / "docs" / "cli.md").read_text()
+    assert [code for code in Exit if f"\n| {int(code)} | " not in page] == []
