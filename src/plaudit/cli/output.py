@@ -45,7 +45,7 @@ def emit(data: Any, as_json: bool, text: str) -> None:
 
 
 def fail(
-    message: str, code: Exit = Exit.REFUSED, problem: dict[str, Any] | None = None
+    message: str, code: int = Exit.REFUSED, problem: dict[str, Any] | None = None
 ) -> CliProblem:
     """The error to raise: reported once, in one line (or JSON), with its exit code."""
     return CliProblem(message, code, problem)

@@ -45,10 +45,15 @@ class CliProblem(Exception):
     """A failure to report in one line; `problem` is the server's RFC 9457 document, if any."""
 
     def __init__(
-        self, message: str, code: Exit = Exit.REFUSED, problem: dict[str, Any] | None = None
+        self, message: str, code: int = Exit.REFUSED, problem: dict[str, Any] | None = None
     ) -> None:
         super().__init__(message)
-        self.message, self.code, self.problem = message, code, problem
+        self.message, self.code, self.problem = message, Exit(code), problem
+
+    @property
+    def exit_code(self) -> int:
+        """The process's exit status (as `typer.Exit` names it)."""
+        return int(self.code)
 
 
 def explain(error: BaseException) -> CliProblem | None:
