@@ -218,6 +218,7 @@ def demo(
         host=host, port=port, database_url=database_url, dev=True, demo=True,
         log_level=log_level, log_format=log_format,
     )  # fmt: skip
+    _check_ready(settings)  # before the chat app's banner, too
     chat = _start_chat(settings, chat_port)
     try:
         run(settings)
