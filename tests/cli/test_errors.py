@@ -68,6 +68,8 @@ CASES = [
          json=False, env=(("PLAUDIT_PORT", "0"),)),
     Case("busy port", ("serve", "--port", "{busy}", "--database-url", "{good_db}"), PORT_BUSY,
          "already in use", json=False),
+    Case("busy port, demo", ("demo", "--port", "{busy}", "--database-url", "{good_db}"),
+         PORT_BUSY, "already in use", json=False),
     Case("bad log level", ("serve", "--log-level", "loud"), USAGE, "--log-level", json=False),
     Case("bad log level, from the environment", ("serve",), USAGE, "PLAUDIT_LOG_LEVEL",
          json=False, env=(("PLAUDIT_LOG_LEVEL", "chatty"),)),
@@ -156,6 +158,7 @@ def test_a_mistake_is_one_line_and_its_exit_code(case: Case, places: Places) -> 
         assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert fill(case.says, places) in done.stderr
     assert "Plaudit on http" not in done.stderr  # no banner before the failure
+    assert "Chat demo on" not in done.stderr
 
 
 # One case of each exit code (each subprocess costs a second or more on a busy machine).
