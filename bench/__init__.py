@@ -1,1 +1,1 @@
-"""Benchmarks that start Plaudit as a user would and print figures against DESIGN §11."""
+"""Benchmarks that start Plaudit as a user would and print figures against their targets."""

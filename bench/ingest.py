@@ -1,4 +1,4 @@
-"""Ingest benchmark: start `plaudit serve` as a user would, load it, print figures vs DESIGN §11.
+"""Ingest benchmark: start `plaudit serve` as a user would, load it, print figures vs their targets.
 
     python bench/ingest.py                  # SQLite, about 10 s per phase
     python bench/ingest.py --quick --json   # a few seconds per phase, machine-readable
@@ -68,7 +68,7 @@ TRACES_PER_REQUEST = 100
 SPANS_PER_TRACE = 10
 BATCH_SIZE = 500
 PACED_RATE = 1_000
-MB = 1_000_000  # figures are in MB of 10^6 bytes, the stricter reading of DESIGN §11
+MB = 1_000_000  # figures are in MB of 10^6 bytes, the stricter reading of a megabyte
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -78,7 +78,7 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 @dataclass(frozen=True)
 class Target:
-    """A bound from DESIGN §11: at least (higher is better) or at most `limit`."""
+    """A target figure: at least (higher is better) or at most `limit`."""
 
     limit: float
     at_least: bool
@@ -1226,7 +1226,9 @@ def measure_footprint(workdir: Path) -> tuple[float, dict[str, float]]:
     venv = workdir / "footprint-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--disable-pip-version-check", str(REPO)], check=True)
+    # The SDK is its own distribution (clients/python), a dependency resolved from the checkout.
+    sdk = str(REPO / "clients" / "python")
+    subprocess.run([*pip, "--disable-pip-version-check", sdk, str(REPO)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     sizes: dict[str, float] = {}
     for entry in site.iterdir():

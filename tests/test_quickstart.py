@@ -32,7 +32,7 @@ def expected_lines() -> list[re.Pattern[str]]:
 
 def test_the_quickstart_runs_as_written(database_url: str, tmp_path: Path) -> None:
     shell = "\n".join(blocks("bash"))
-    assert "pip install -e ." in shell
+    assert "pip install -e clients/python -e ." in shell
     assert re.search(r"^plaudit serve$", shell, re.MULTILINE)
     (token_command,) = re.findall(r"\$\((plaudit token create [^)]*)\)", shell)
     assert token_command == "plaudit token create --project default --scope admin"

@@ -3,6 +3,9 @@
 The SDK's names (`plaudit.init`, `plaudit.span`, `plaudit.Feedback`, …) are loaded on first use,
 so importing `plaudit` for the server or the CLI never pulls in the SDK's dependencies, and
 importing the SDK never pulls in the server's.
+
+This file belongs to the `plaudit-sdk` distribution (clients/python), which the server's depends
+on: with only `pip install plaudit-sdk`, `import plaudit` and `plaudit.init(...)` work the same.
 """
 
 from typing import TYPE_CHECKING, Any

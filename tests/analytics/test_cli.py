@@ -23,7 +23,16 @@ def loaded(database_url: str) -> str:
                     "timestamp": f"2026-03-{i % 28 + 1:02d}T10:00:00Z", "comment": "x, \"y\""})
         for i in range(1200)
     )  # fmt: skip
-    sent = plaudit(database_url, "feedback", "send", "--project", "cli", "--json", stdin=lines)
+    sent = plaudit(
+        database_url,
+        "feedback",
+        "send",
+        "--project",
+        "cli",
+        "--create-project",
+        "--json",
+        stdin=lines,
+    )
     assert sent.returncode == 0, sent.stderr
     assert len(json.loads(sent.stdout)["results"]) == 1200
     return database_url
@@ -50,7 +59,7 @@ def test_query_error_points_at_the_position(loaded: str) -> None:
 
 def test_feedback_list_and_export(loaded: str, tmp_path: Path) -> None:
     listed = plaudit(loaded, "feedback", "list", "-p", "cli", "--limit", "3", "--json")
-    assert [json.loads(line)["timestamp"][:10] for line in listed.stdout.splitlines()] == [
+    assert [event["timestamp"][:10] for event in json.loads(listed.stdout)["items"]] == [
         "2026-03-28", "2026-03-28", "2026-03-28"
     ]  # fmt: skip
     everything = plaudit(

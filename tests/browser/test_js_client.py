@@ -1,8 +1,10 @@
 """The browser client's own tests, its size budget, and the copy the server ships."""
 
 import gzip
+import json
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import httpx
@@ -54,3 +56,28 @@ def test_the_server_serves_the_client_with_cache_headers(demo: Demo) -> None:
     again = httpx.get(url, headers={"if-none-match": answer.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""
+
+
+def test_npm_pack_holds_the_bundle_and_its_types_only(built: Path, tmp_path: Path) -> None:
+    """What `npm publish` would upload: the ES module, its declarations, and npm's own files."""
+    npm = shutil.which("npm")
+    assert npm is not None
+    result = subprocess.run(
+        [npm, "pack", "--json", "--pack-destination", str(tmp_path)],
+        cwd=CLIENT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    packed = json.loads(result.stdout)[0]
+    files = sorted(f["path"] for f in packed["files"])
+    assert files == ["README.md", "dist/index.d.ts", "dist/plaudit-feedback.js", "package.json"]
+    tarball = tmp_path / packed["filename"]
+    with tarfile.open(tarball) as archive:
+        manifest = json.load(archive.extractfile("package/package.json"))  # type: ignore[arg-type]
+    assert manifest["type"] == "module"
+    assert manifest["exports"]["."] == {
+        "types": "./dist/index.d.ts",
+        "import": "./dist/plaudit-feedback.js",
+    }
+    assert "dependencies" not in manifest
+    print(f"\n{packed['filename']}: {tarball.stat().st_size} bytes packed, "
+          f"{packed['unpackedSize']} unpacked")  # fmt: skip

@@ -16,7 +16,9 @@ runner = CliRunner()
 
 def test_create_prints_the_key_once_then_list_and_revoke(tmp_path: Path) -> None:
     url = ["--database-url", f"sqlite:///{tmp_path / 'cli.db'}"]
-    created = runner.invoke(app, ["create", "--project", "shop", "--name", "web", "--json", *url])
+    created = runner.invoke(
+        app, ["create", "--project", "shop", "--create-project", "--name", "web", "--json", *url]
+    )
     assert created.exit_code == 0, created.output
     made = json.loads(created.output)
     key_id, secret = parse_signing_key(made["key"])
@@ -30,7 +32,7 @@ def test_create_prints_the_key_once_then_list_and_revoke(tmp_path: Path) -> None
     assert verify(token, {key_id: stored}.get, datetime.now(UTC)).span_id == "b" * 16
 
     listed = runner.invoke(app, ["list", "--json", *url])
-    assert [k["id"] for k in json.loads(listed.output)] == [key_id]
+    assert [k["id"] for k in json.loads(listed.output)["items"]] == [key_id]
     assert made["key"] not in listed.output
     plain = runner.invoke(app, ["create", *url])
     assert plain.output.strip().startswith("psk_")

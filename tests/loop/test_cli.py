@@ -54,7 +54,7 @@ def test_dataset_create_add_export_import(tmp_path: Path) -> None:
     cli(url, "dataset", "create", "copy")
     imported = json.loads(cli(url, "dataset", "import", "copy", str(dump), "--json"))
     assert [r["status"] for r in imported["results"]] == ["created", "created"]
-    listed = json.loads(cli(url, "dataset", "list", "--json"))
+    listed = json.loads(cli(url, "dataset", "list", "--json"))["items"]
     assert [(d["name"], d["version"], d["count"]) for d in listed] == [
         ("bad-answers", 1, 1), ("copy", 1, 2),
     ]  # fmt: skip
@@ -84,6 +84,6 @@ def test_queue_create_fill_add_and_items(tmp_path: Path) -> None:
     other = "a" * 32
     assert cli(url, "queue", "add", "review", "--trace", other).startswith("created")
     assert cli(url, "queue", "add", "review", "--trace", other).startswith("duplicate")
-    items = json.loads(cli(url, "queue", "items", "review", "--json"))
+    items = json.loads(cli(url, "queue", "items", "review", "--json"))["items"]
     assert sorted(i["id"] for i in items) == sorted([f"{TRACE}-{SPAN}", other])
     assert "review  0/2 done" in cli(url, "queue", "list")

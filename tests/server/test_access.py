@@ -449,7 +449,8 @@ def test_cli_token_create_prints_a_working_browser_token_once(
 ) -> None:
     project = f"cli-{unique}"
     database = ["--database-url", live_server.database_url]
-    done = run_cli("token", "create", "--project", project, "--scope", "feedback:write", "--json",
+    done = run_cli("token", "create", "--project", project, "--create-project",
+                   "--scope", "feedback:write", "--json",
                    *database)  # fmt: skip
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)

@@ -1,6 +1,6 @@
 /**
  * Plaudit browser client: end-user feedback on AI responses, linked to the trace and span that
- * produced them (DESIGN §9).
+ * produced them.
  *
  *   const plaudit = createFeedbackClient({ url: "https://plaudit.example", token: "pk_…" });
  *   plaudit.sendFeedback(reply.links, Feedback.thumbUp({ name: "helpful" }));
@@ -27,7 +27,7 @@ export interface Links {
   feedback_token?: string | null;
 }
 
-/** Fields every builder takes (DESIGN §2). */
+/** Fields every builder takes besides the name and value: where the feedback points and who gave it. */
 export interface FeedbackOptions {
   name: string;
   comment?: string;

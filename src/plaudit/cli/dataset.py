@@ -1,18 +1,22 @@
-"""`plaudit dataset`: create, list, add to, export and import datasets, straight on the database
-(the same rules as `/v1/datasets`, through the same code)."""
+"""`plaudit dataset`: create, list, add to, export and import datasets, on the database (the same
+rules as `/v1/datasets`, through the same code) or, with `--url`, through a running server's
+`/v1/datasets`. Both print the API's shapes with `--json`."""
 
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import msgspec
 import typer
 from sqlalchemy import Connection, Engine
 
-from plaudit.cli.db import DatabaseUrl, Json, open_engine
-from plaudit.cli.output import emit, fail
+from plaudit.cli.db import CreateProject, DatabaseUrl, Json, open_engine
+from plaudit.cli.output import Group, emit, fail
+from plaudit.cli.problems import Exit
 from plaudit.cli.query import Project
+from plaudit.cli.remote import Token, Url, refuse_project, server
 from plaudit.errors import PlauditError
 from plaudit.loop.dataset_files import csv_header, csv_page, ndjson_items, ndjson_page, pages
 from plaudit.loop.datasets import (
@@ -27,17 +31,26 @@ from plaudit.loop.datasets import (
 )
 from plaudit.store.datasets import create_dataset, dataset_row, examples_at, list_datasets
 
+if TYPE_CHECKING:
+    from plaudit.sdk.loop import Datasets
+
 app = typer.Typer(
-    help="Datasets of examples: create, list, add, export, import.", no_args_is_help=True
+    help="Datasets of examples: create, list, add, export, import.", no_args_is_help=True, cls=Group
 )
 
 T = TypeVar("T")
 Name = Annotated[str, typer.Argument(help="The dataset's name.")]
 
 
-def run(database_url: str | None, work: Callable[[Engine], T]) -> T:
-    """`work` on the database; our errors become a message and exit code 1."""
-    engine = open_engine(database_url)
+def run(
+    database_url: str | None,
+    work: Callable[[Engine], T],
+    project: str | None = None,
+    create_project: bool | None = None,
+) -> T:
+    """`work` on the database (where `project` must exist, or is created with
+    `create_project`); our errors become a message and exit code 1."""
+    engine = open_engine(database_url, project, create_project)
     try:
         return work(engine)
     except PlauditError as error:
@@ -57,31 +70,48 @@ def create(
     name: Name,
     description: Annotated[str | None, typer.Option(help="What the dataset is for.")] = None,
     project: Project = "default",
+    create_project: CreateProject = False,
     database_url: DatabaseUrl = None,
+    url: Url = None,
+    token: Token = None,
     json: Json = False,
 ) -> None:
     """Create an empty dataset (version 0)."""
-    now = datetime.now(UTC)
-    made = run(
-        database_url,
-        lambda e: _write(e, lambda c: create_dataset(c, project, name, description, now)),
-    )
+    if (remote := server(url, token, database_url)) is not None:
+        refuse_project(project)
+        made = remote.create(name, description)
+    else:
+        now = datetime.now(UTC)
+        made = run(
+            database_url,
+            lambda e: _write(e, lambda c: create_dataset(c, project, name, description, now)),
+            project,
+            create_project,
+        )
     emit(made, json, f"created dataset {name}")
 
 
 @app.command("list")
 def list_(
-    project: Project = "default", database_url: DatabaseUrl = None, json: Json = False
+    project: Project = "default",
+    database_url: DatabaseUrl = None,
+    url: Url = None,
+    token: Token = None,
+    json: Json = False,
 ) -> None:
-    """Every dataset with its version and example count."""
+    """Every dataset with its version and example count (`--json`: `{"items": [...]}`)."""
 
     def read(engine: Engine) -> list[dict[str, Any]]:
         with engine.connect() as connection:
             return list_datasets(connection, project, None, 10_000)
 
-    found = run(database_url, read)
+    if (remote := server(url, token, database_url)) is not None:
+        refuse_project(project)
+        found = remote.list()
+    else:
+        found = run(database_url, read, project)
     lines = [f"{d['name']}  v{d['version']}  {d['count']} examples" for d in found]
-    emit(found, json, "\n".join(lines) or "no datasets")
+    emit({"items": found}, json, "\n".join(lines) or "no datasets")
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
@@ -89,7 +119,7 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         column, sep, source = pair.partition("=")
         if not sep:
-            raise fail(f"--map takes column=source, not {pair!r}")
+            raise fail(f"--map takes column=source, not {pair!r}", Exit.USAGE)
         mapping[column.strip()] = source.strip()
     return mapping
 
@@ -100,7 +130,7 @@ def _request(
 ) -> AddExamples | list[Any]:  # fmt: skip
     chosen = [x for x in (where, trace, file) if x is not None]
     if len(chosen) != 1:
-        raise fail("give exactly one of --where, --trace or --file")
+        raise fail("give exactly one of --where, --trace or --file", Exit.USAGE)
     if file is not None:
         return ndjson_items(file.read_bytes())
     if trace is not None:
@@ -123,11 +153,17 @@ def add(
     map: Annotated[list[str], typer.Option("--map", help="column=source, e.g. input=span.q")] = [],  # noqa: B006
     project: Project = "default",
     database_url: DatabaseUrl = None,
+    url: Url = None,
+    token: Token = None,
     json: Json = False,
 ) -> None:
     """Add examples: one per span with feedback matching --where, one span of --trace, or the
     examples of an NDJSON --file. Makes one new version when anything changed."""
     request = _request(where, trace, span, file, since, limit, map)
+    if (remote := server(url, token, database_url)) is not None:
+        refuse_project(project)
+        _show_added(name, _add_remotely(remote, name, request), json)
+        return
     now = datetime.now(UTC)
 
     def work(engine: Engine) -> dict[str, Any]:
@@ -140,10 +176,28 @@ def add(
             )
             return results_of(prepared, store_prepared(connection, project, name, prepared, now))
 
-    answer = run(database_url, work)
+    _show_added(name, run(database_url, work, project), json)
+
+
+def _show_added(name: str, answer: dict[str, Any], as_json: bool) -> None:
     statuses = [r["status"] for r in answer["results"]]
     counted = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-    emit(answer, json, f"{name} is at version {answer['version']} ({counted or 'nothing to add'})")
+    text = f"{name} is at version {answer['version']} ({counted or 'nothing to add'})"
+    emit(answer, as_json, text)
+
+
+def _add_remotely(
+    remote: "Datasets", name: str, request: AddExamples | list[Any]
+) -> dict[str, Any]:
+    if isinstance(request, list):
+        return remote.add(name, request)
+    body = msgspec.to_builtins(request)
+    return remote.add(
+        name,
+        from_feedback=body.get("from_feedback"),
+        from_trace=body.get("from_trace"),
+        mapping=body.get("mapping"),
+    )
 
 
 def _require(connection: Connection, project: str, name: str) -> Any:
@@ -161,8 +215,22 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: stdout.")] = None,
     project: Project = "default",
     database_url: DatabaseUrl = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Write a version's examples as NDJSON (or CSV)."""
+    if (remote := server(url, token, database_url)) is not None:
+        refuse_project(project)
+        accept = {"accept": "text/csv" if csv else "application/x-ndjson"}
+        params = {"version": version} if version is not None else {}
+        path = f"/v1/datasets/{name}/examples"
+        sink = output.open("wb") if output is not None else sys.stdout.buffer
+        try:
+            for chunk in remote.stream("GET", path, params=params, headers=accept):
+                sink.write(chunk)
+        finally:
+            sink.close() if output is not None else sink.flush()
+        return
 
     def work(engine: Engine) -> None:
         with engine.connect() as connection:
@@ -184,7 +252,7 @@ def export(
                 else:
                     sink.flush()
 
-    run(database_url, work)
+    run(database_url, work, project)
 
 
 @app.command("import")
@@ -193,7 +261,10 @@ def import_(
     file: Annotated[Path, typer.Argument(help="NDJSON, as `plaudit dataset export` writes.")],
     project: Project = "default",
     database_url: DatabaseUrl = None,
+    url: Url = None,
+    token: Token = None,
     json: Json = False,
 ) -> None:
     """Add every example of an NDJSON file as one new version."""
-    add(name, file=file, project=project, database_url=database_url, json=json)
+    add(name, file=file, project=project, database_url=database_url, url=url, token=token,
+        json=json)  # fmt: skip

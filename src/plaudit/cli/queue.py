@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from plaudit.cli.dataset import run
 from plaudit.cli.db import DatabaseUrl, Json
-from plaudit.cli.output import emit
+from plaudit.cli.output import Group, emit
 from plaudit.cli.query import Project
 from plaudit.core.configs import FeedbackConfig
 from plaudit.loop.queue_setup import FillIn, QueueIn, add_targets, checked_queue, setup_queue
@@ -20,7 +20,9 @@ from plaudit.store.annotation_queues import list_items, list_queues
 from plaudit.store.datasets import list_datasets
 from plaudit.store.schema import feedback_configs
 
-app = typer.Typer(help="Annotation queues: create, add, list, items.", no_args_is_help=True)
+app = typer.Typer(
+    help="Annotation queues: create, add, list, items.", no_args_is_help=True, cls=Group
+)
 
 Name = Annotated[str, typer.Argument(help="The queue's name.")]
 
@@ -58,7 +60,7 @@ def create(
         with engine.begin() as connection:
             return setup_queue(connection, project, name, settings, now)
 
-    made = run(database_url, work)
+    made = run(database_url, work, project)
     emit(made, json, f"created queue {name} ({made['counts']['pending']} pending)")
 
 
@@ -72,12 +74,12 @@ def list_(
         with engine.connect() as connection:
             return list_queues(connection, project, None, 10_000)
 
-    found = run(database_url, read)
+    found = run(database_url, read, project)
     lines = [
         f"{q['name']}  {q['counts']['done']}/{q['counts']['done'] + q['counts']['pending']} done"
         for q in found
     ]
-    emit(found, json, "\n".join(lines) or "no queues")
+    emit({"items": found}, json, "\n".join(lines) or "no queues")
 
 
 @app.command()
@@ -103,7 +105,7 @@ def add(
         with engine.begin() as connection:
             return add_targets(connection, project, name, [item], now)
 
-    result = run(database_url, work)[0]
+    result = run(database_url, work, project)[0]
     if result["status"] == "rejected":
         emit(result, json, f"refused: {result['error']['detail']}")
         raise typer.Exit(1)
@@ -124,8 +126,8 @@ def items(
         with engine.connect() as connection:
             return list_items(connection, project, name, status, None, 100_000)
 
-    found = run(database_url, read)
+    found = run(database_url, read, project)
     lines = [
         f"{i['id']}  {i['status']}  {i.get('done_by', '-')}  {i.get('done_at', '')}" for i in found
     ]
-    emit(found, json, "\n".join(lines) or "no items")
+    emit({"items": found}, json, "\n".join(lines) or "no items")

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from plaudit.cli.db import DatabaseUrl
+from plaudit.cli.db import DatabaseUrl, open_engine
 from plaudit.cli.output import fail
+from plaudit.cli.ports import check_free
+from plaudit.cli.problems import Exit
 from plaudit.settings import Settings, export_for_workers, from_environment
 
 Host = Annotated[
@@ -61,8 +63,16 @@ AccessLog = Annotated[
 def _settings(**flags: object) -> Settings:
     settings = from_environment(**flags)
     if problem := settings.problem():
-        raise fail(problem, code=2)
+        raise fail(problem, Exit.USAGE)
     return settings
+
+
+def _check_ready(settings: Settings) -> None:
+    """Everything a user can get wrong, before any banner: the port (exit 5 when busy), then
+    the database (a bad URL exits 2, unreachable 3, a path that cannot be written 4); its
+    schema is brought up to date here, as the server would at start."""
+    check_free(settings.host, settings.port)
+    open_engine(settings.database_url).dispose()
 
 
 def run(settings: Settings) -> None:
@@ -73,6 +83,7 @@ def run(settings: Settings) -> None:
     from plaudit.server.logs import configure
     from plaudit.store.database import DatabaseInUse, ServerClaim
 
+    _check_ready(settings)
     configure(settings.log_level, settings.log_format, settings.access_log)
     try:
         claim = ServerClaim(settings.database_url)  # before the demo load writes to the file
@@ -207,6 +218,7 @@ def demo(
         host=host, port=port, database_url=database_url, dev=True, demo=True,
         log_level=log_level, log_format=log_format,
     )  # fmt: skip
+    _check_ready(settings)  # before the chat app's banner, too
     chat = _start_chat(settings, chat_port)
     try:
         run(settings)

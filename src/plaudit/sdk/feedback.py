@@ -1,4 +1,4 @@
-"""`Feedback` builders: one method per kind (DESIGN §2), each answering a plain feedback dict.
+"""`Feedback` builders: one method per kind of feedback, each answering a plain feedback dict.
 
 The dict carries exactly the fields of the feedback event; `send(links, feedback)` adds the
 target from `links`. Options left out stay out, so the server applies its defaults.
@@ -9,7 +9,7 @@ from typing import Any, Literal, TypedDict, Unpack
 
 
 class Options(TypedDict, total=False):
-    """Fields every builder takes besides `name` and `value` (DESIGN §2)."""
+    """Fields every builder takes besides `name` and `value` (docs/api.md lists them)."""
 
     comment: str
     expected: Any

@@ -1,4 +1,4 @@
-"""The improvement loop from Python: `plaudit.datasets` and `plaudit.queues` (DESIGN §7).
+"""The improvement loop from Python: `plaudit.datasets` and `plaudit.queues`.
 
     import plaudit.sdk as plaudit
 
@@ -59,6 +59,18 @@ class _Api:
                 problem = {"detail": response.text}
             raise ApiError(response.status_code, problem)
         return response
+
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[bytes]:
+        """The answer's body in chunks as they arrive (exports of any size, in constant memory)."""
+        with self._client() as client, client.stream(method, path, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                try:
+                    problem = response.json()
+                except ValueError:
+                    problem = {"detail": response.text}
+                raise ApiError(response.status_code, problem)
+            yield from response.iter_bytes()
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.call(method, path, **kwargs)

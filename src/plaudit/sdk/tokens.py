@@ -1,4 +1,4 @@
-"""Per-span feedback tokens from the SDK (DESIGN §5).
+"""Per-span feedback tokens from the SDK (docs/browser.md).
 
 `feedback_token(links)` answers a token the app hands to the browser with the AI response; the
 browser can then send feedback on that one span only. With a signing key (`signing_key=` or

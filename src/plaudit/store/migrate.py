@@ -34,3 +34,21 @@ def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    with engine.connect() as connection:
+        revision: str | None = MigrationContext.configure(connection).get_current_revision()
+        return revision
+
+
+def revisions_between(
+    engine: Engine, older: str | None, newer: str | None
+) -> list[tuple[str, str]]:
+    """(revision, description) of each migration after `older` up to `newer`, oldest first."""
+    if newer is None or older == newer:
+        return []
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    found = scripts.iterate_revisions(newer, older or "base")
+    return [(s.revision, (s.doc or "").strip()) for s in reversed(list(found))]

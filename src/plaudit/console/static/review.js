@@ -1,4 +1,4 @@
-// Review page keys (DESIGN §7): 1–9 choose, c comments, Enter submits and opens the next,
+// Review page keys (docs/queues.md): 1–9 choose, c comments, Enter submits and opens the next,
 // s skips, Esc leaves a text field. Shift+Enter makes a new line in a text field.
 (function () {
   "use strict";

@@ -116,8 +116,8 @@ async def post_project(
 @patch("/v1/projects/{name:str}", summary="Change a project's settings", tags=["admin"])
 async def patch_project(request: Request[Any, Any, Any], name: FromPath[str]) -> dict[str, Any]:
     """`{"pii": "redact" | "flag" | "off"}`: what happens to PII found in feedback text from now
-    on (DESIGN §6); `{"capture_content": false}`: proxied calls keep no messages (docs/proxy.md).
-    An admin token changes its own project only."""
+    on (docs/privacy.md); `{"capture_content": false}`: proxied calls keep no messages
+    (docs/proxy.md). An admin token changes its own project only."""
     principal = await _admin(request)
     if name != principal.project:
         raise Forbidden(f"this token administers project {principal.project!r}, not {name!r}")
