@@ -1,0 +1,201 @@
+"""Evaluation runs (DESIGN §7): a run scores one dataset version, and every score is also
+feedback with `source=evaluator` on the span it judged, so runs are queryable like users'
+feedback.
+
+A result's span is the one it names (`trace_id`/`span_id`: the task's span), else the span its
+example came from (the example's `source`), so an evaluator scoring stored outputs lands next to
+the end users' feedback on the same answer. A result with neither keeps its scores in the run
+only. Each score's feedback id is derived from the run, the example and the score name, so
+posting an example again revises the same events instead of adding more.
+"""
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from sqlalchemy import Connection
+
+from plaudit.core import limits
+from plaudit.core.configs import FeedbackConfig
+from plaudit.core.feedback import FeedbackEvent
+from plaudit.core.validation import Issue, escape_pointer, validate_feedback
+from plaudit.core.verdicts import as_number, passes
+from plaudit.errors import NotFound, ValidationFailed
+from plaudit.store.evaluations import (
+    ResultRow,
+    ScoreRow,
+    run_row,
+    store_results,
+)
+from plaudit.store.feedback import StoreFeedback
+from plaudit.store.writer import WriteOp
+
+RunId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+ExampleId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+MAX_RESULTS = 1000
+
+
+class RunIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of `POST /v1/evaluations`; `id` lets a client retry a creation safely."""
+
+    dataset: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
+    dataset_version: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    only: Literal["guardrails", "filled"] | None = None
+    id: RunId | None = None
+
+
+class ResultIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One example's result: a score is a number, a bool, or `{"value","comment"?}`."""
+
+    example_id: ExampleId
+    output: Any = None
+    trace_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")] | None = None
+    span_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")] | None = None
+    scores: Annotated[dict[str, Any], msgspec.Meta(max_length=limits.MAX_SCORES)] = {}
+    error: Annotated[str, msgspec.Meta(max_length=limits.MAX_TEXT_BYTES)] | None = None
+
+
+class ResultsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of `POST /v1/evaluations/{id}/results`."""
+
+    results: Annotated[list[ResultIn], msgspec.Meta(max_length=MAX_RESULTS)]
+
+
+def feedback_id(run_id: str, example_id: str, name: str) -> str:
+    """The id of the feedback event that holds one score of one example in one run."""
+    key = f"{run_id}\0{example_id}\0{name}".encode()
+    return "v-" + hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+def _score(raw: Any, pointer: str, issues: list[Issue]) -> tuple[Any, str | None] | None:
+    """(value, comment) of one score as sent, or None after noting why it is unusable."""
+    value, comment = raw, None
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"value", "comment"}
+        if unknown or "value" not in raw:
+            issues.append(Issue(pointer, 'a score object is {"value", "comment"?}'))
+            return None
+        value, comment = raw["value"], raw.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            issues.append(Issue(f"{pointer}/comment", "must be a string"))
+            return None
+    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(float(value))):
+        return value, comment
+    issues.append(Issue(pointer, "a score is a finite number or a bool"))
+    return None
+
+
+@dataclass
+class Checked:
+    """A posted batch as rows to store and feedback events to write."""
+
+    rows: list[ResultRow]
+    events: list[FeedbackEvent]
+
+
+def checked_results(
+    run: Any,
+    body: ResultsIn,
+    covered: Mapping[str, str],
+    sources: Mapping[str, tuple[str | None, str | None]],
+    configs: Mapping[str, FeedbackConfig],
+    now: datetime,
+) -> Checked:
+    """The rows and feedback events of a posted batch, or a 422 naming every problem.
+
+    `covered` holds the run's examples among those posted; `sources` the spans examples came
+    from (used when a result names no span)."""
+    issues: list[Issue] = []
+    rows: list[ResultRow] = []
+    events: list[FeedbackEvent] = []
+    for index, result in enumerate(body.results):
+        pointer = f"/results/{index}"
+        if result.example_id not in covered:
+            problem = f"run {run['id']!r} does not cover example {result.example_id!r}"
+            issues.append(Issue(f"{pointer}/example_id", problem))
+            continue
+        trace_id, span_id = result.trace_id, result.span_id
+        if trace_id is None and span_id is None:
+            trace_id, span_id = sources.get(result.example_id, (None, None))
+        row = ResultRow(result.example_id, result.output, trace_id, span_id, result.error)
+        for name, raw in result.scores.items():
+            at = f"{pointer}/scores/{escape_pointer(name)}"
+            if not name or len(name) > limits.MAX_NAME_CHARS:
+                issues.append(Issue(at, f"a score name is 1 to {limits.MAX_NAME_CHARS} characters"))
+                continue
+            scored = _score(raw, at, issues)
+            if scored is None:
+                continue
+            value, comment = scored
+            config = configs.get(name)
+            verdict = passes(value, config)
+            number = as_number(value)
+            if verdict is None or number is None:  # never: _score admits numbers and bools
+                issues.append(Issue(at, "a score is a finite number or a bool"))
+                continue
+            row.scores.append(ScoreRow(name, value, number, verdict, comment))
+            if trace_id is None and span_id is None:
+                continue
+            raw_event = _raw_event(run["id"], result.example_id, name, value, comment, config)
+            raw_event.update({k: v for k, v in (("trace_id", trace_id), ("span_id", span_id)) if v})
+            event = validate_feedback(raw_event, pointer=at, now=now, configs=configs)
+            if isinstance(event, list):
+                issues.extend(_at_score(event, at))
+            else:
+                events.append(event)
+        rows.append(row)
+    if issues:
+        raise ValidationFailed("some results are invalid", issues=issues)
+    return Checked(rows, events)
+
+
+def _at_score(issues: list[Issue], at: str) -> list[Issue]:
+    """A feedback event's issues, pointed at the score they came from."""
+    return [Issue(at, issue.message) for issue in issues]
+
+
+def _raw_event(
+    run_id: str,
+    example_id: str,
+    name: str,
+    value: Any,
+    comment: str | None,
+    config: FeedbackConfig | None,
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": feedback_id(run_id, example_id, name),
+        "name": name,
+        "value": value,
+        "source": "evaluator",
+        "metadata": {"evaluation": run_id, "example_id": example_id},
+    }
+    if comment is not None:
+        raw["comment"] = comment
+    if config is not None:
+        raw["kind"] = config.kind.value
+    return raw
+
+
+@dataclass
+class StoreResults(WriteOp[dict[str, Any]]):
+    """Store a batch of results and their scores as feedback (one transaction)."""
+
+    project: str
+    run_id: str
+    rows: Sequence[ResultRow]
+    record: StoreFeedback | None
+    """The scores as feedback, made (and screened for PII) before the writer takes this."""
+    now: datetime
+
+    def apply(self, connection: Connection) -> dict[str, Any]:
+        if run_row(connection, self.project, self.run_id) is None:
+            raise NotFound(f"no evaluation {self.run_id!r} in project {self.project!r}")
+        if self.record is not None and self.record.events:
+            self.record.apply(connection)
+        statuses = store_results(connection, self.project, self.run_id, self.rows, self.now)
+        return {"results": [{"example_id": i, "status": s} for i, s in statuses.items()]}

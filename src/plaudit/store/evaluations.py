@@ -1,0 +1,499 @@
+"""Evaluation runs, their per-example results and scores in the database.
+
+A run is created with one `pending` row per example it covers (a dataset version, or the part of
+it `only` picks), so what is left of an interrupted run is one indexed read. Results replace an
+example's row and its scores (posting the same example again revises, never adds); the run is
+`finished` in the transaction that stores its last pending example. Scores keep the verdict they
+were given when stored, so a run's means, pass rates, comparisons and the dataset's guardrails
+are SQL over `evaluation_scores`.
+
+Functions the console reads: `list_runs` (runs of a dataset, newest first, with counts and
+scores), `run_json` (one run with counts and scores), `list_results` (its rows), `compare` (two
+runs row by row with the change of each score, guardrails flagged).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from plaudit.core.validation import Issue
+from plaudit.errors import NotFound, ValidationFailed
+from plaudit.store.bulk import CHUNK, insert_rows
+from plaudit.store.datasets import dataset_row
+from plaudit.store.schema import (
+    dataset_examples,
+    evaluation_results,
+    evaluation_runs,
+    evaluation_scores,
+    to_micros,
+)
+
+Only = Literal["guardrails", "filled"]
+ResultStatus = Literal["created", "revised"]
+Change = Literal["improved", "regressed", "unchanged", "new"]
+PENDING: Final = "pending"
+DONE: Final = "done"
+ERROR: Final = "error"
+_runs = evaluation_runs.c
+_results = evaluation_results.c
+_scores = evaluation_scores.c
+_ex = dataset_examples.c
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class ScoreRow:
+    """One score of one example, with its verdict."""
+
+    name: str
+    value: bool | int | float
+    number: float
+    passed: bool
+    comment: str | None = None
+
+
+@dataclass
+class ResultRow:
+    """One example's result: its output and scores, or the error that stopped it."""
+
+    example_id: str
+    output: Any = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    error: str | None = None
+    scores: list[ScoreRow] = field(default_factory=list)
+
+
+def run_row(connection: Connection, project: str, run_id: str) -> Any:
+    """The run's row, or None."""
+    query = select(evaluation_runs).where(_runs.project == project, _runs.id == run_id)
+    return connection.execute(query).mappings().first()
+
+
+def _version_ids(
+    connection: Connection, project: str, dataset: str, version: int, filled: bool
+) -> list[str]:
+    query = select(_ex.id).where(
+        _ex.project == project,
+        _ex.dataset == dataset,
+        _ex.version_from <= version,
+        or_(_ex.version_to.is_(None), _ex.version_to > version),
+    )
+    if filled:
+        query = query.where(_ex.annotation_status == "filled")
+    return list(connection.scalars(query.order_by(_ex.id)))
+
+
+def _earlier_runs(
+    connection: Connection, project: str, dataset: str, before: Any | None
+) -> list[str]:
+    """The ids of the dataset's runs created before the run `before` (all runs when None)."""
+    query = select(_runs.id).where(_runs.project == project, _runs.dataset == dataset)
+    if before is not None:
+        query = query.where(
+            or_(
+                _runs.created_at < before["created_at"],
+                and_(_runs.created_at == before["created_at"], _runs.id < before["id"]),
+            )
+        )
+    return list(connection.scalars(query))
+
+
+def guardrails(
+    connection: Connection, project: str, dataset: str, before: Any | None = None
+) -> dict[str, set[str]]:
+    """Score name → the examples that failed it in a run of the dataset earlier than the run
+    `before` (in any run when None)."""
+    runs = _earlier_runs(connection, project, dataset, before)
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(runs), CHUNK):
+        query = (
+            select(_scores.name, _scores.example_id)
+            .where(
+                _scores.project == project,
+                _scores.run.in_(runs[start : start + CHUNK]),
+                _scores.passed == false(),
+            )
+            .distinct()
+        )
+        for name, example_id in connection.execute(query):
+            found.setdefault(name, set()).add(example_id)
+    return found
+
+
+def create_run(
+    connection: Connection,
+    project: str,
+    run_id: str,
+    name: str | None,
+    dataset: str,
+    version: int | None,
+    only: Only | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new run over the dataset's `version` (its newest when None), with a pending row for
+    each example it covers; NotFound without the dataset, 422 for a version it never had."""
+    found = dataset_row(connection, project, dataset)
+    if found is None:
+        raise NotFound(f"no dataset {dataset!r} in project {project!r}")
+    if version is None:
+        version = int(found["version"])
+    elif not 0 <= version <= found["version"]:
+        problem = f"dataset {dataset!r} has versions 0 to {found['version']}"
+        raise ValidationFailed(
+            f"/dataset_version: {problem}", issues=[Issue("/dataset_version", problem)]
+        )
+    ids = _version_ids(connection, project, dataset, version, only == "filled")
+    if only == "guardrails":
+        failed = set().union(*guardrails(connection, project, dataset).values())
+        ids = [i for i in ids if i in failed]
+    micros = to_micros(now)
+    status = "finished" if not ids else "running"
+    insert_rows(
+        connection,
+        evaluation_runs,
+        [
+            {
+                "project": project,
+                "id": run_id,
+                "name": name,
+                "dataset": dataset,
+                "dataset_version": version,
+                "only": only,
+                "status": status,
+                "examples": len(ids),
+                "created_at": micros,
+                "finished_at": micros if not ids else None,
+            }
+        ],
+    )
+    pending = [{"project": project, "run": run_id, "example_id": i, "status": PENDING} for i in ids]
+    insert_rows(connection, evaluation_results, pending)
+    row = run_row(connection, project, run_id)
+    return run_json(connection, project, row)
+
+
+def _counts(connection: Connection, project: str, runs: Sequence[str]) -> dict[str, dict[str, int]]:
+    query = (
+        select(_results.run, _results.status, func.count())
+        .where(_results.project == project, _results.run.in_(runs))
+        .group_by(_results.run, _results.status)
+    )
+    counted: dict[str, dict[str, int]] = {run: {} for run in runs}
+    for run, status, n in connection.execute(query):
+        counted[run][status] = int(n)
+    return counted
+
+
+def _summaries(
+    connection: Connection, project: str, runs: Sequence[str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    passed = cast(case((_scores.passed.is_(True), 1), else_=0), Integer)
+    query = (
+        select(_scores.run, _scores.name, func.avg(_scores.number), func.avg(passed))
+        .where(_scores.project == project, _scores.run.in_(runs))
+        .group_by(_scores.run, _scores.name)
+        .order_by(_scores.name)
+    )
+    found: dict[str, dict[str, dict[str, float]]] = {run: {} for run in runs}
+    for run, name, mean, rate in connection.execute(query):
+        found[run][name] = {"mean": float(mean), "pass_rate": float(rate)}
+    return found
+
+
+def _json(row: Any, counted: dict[str, int], scores: dict[str, dict[str, float]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "dataset": row["dataset"],
+        "dataset_version": row["dataset_version"],
+        "only": row["only"],
+        "status": row["status"],
+        "counts": {
+            "examples": row["examples"],
+            "done": counted.get(DONE, 0),
+            "errors": counted.get(ERROR, 0),
+        },
+        "scores": scores,
+        "created_at": _iso(row["created_at"]),
+        "finished_at": _iso(row["finished_at"]),
+    }
+
+
+def run_json(connection: Connection, project: str, row: Any) -> dict[str, Any]:
+    """One run as the API shows it: counts of examples, done and errors; each score's mean
+    and pass rate."""
+    run_id = row["id"]
+    counted = _counts(connection, project, [run_id])[run_id]
+    return _json(row, counted, _summaries(connection, project, [run_id])[run_id])
+
+
+def get_run(connection: Connection, project: str, run_id: str) -> dict[str, Any] | None:
+    """One run with counts and scores (`run_json`), or None."""
+    row = run_row(connection, project, run_id)
+    return None if row is None else run_json(connection, project, row)
+
+
+def list_runs(
+    connection: Connection, project: str, dataset: str | None, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Runs newest first (of one dataset, or all), each with counts and scores; a page
+    continues after the run `after`."""
+    query = select(evaluation_runs).where(_runs.project == project)
+    if dataset is not None:
+        query = query.where(_runs.dataset == dataset)
+    if after is not None:
+        last = run_row(connection, project, after)
+        if last is None:
+            return []
+        query = query.where(
+            or_(
+                _runs.created_at < last["created_at"],
+                and_(_runs.created_at == last["created_at"], _runs.id < last["id"]),
+            )
+        )
+    order = query.order_by(_runs.created_at.desc(), _runs.id.desc()).limit(limit)
+    rows = list(connection.execute(order).mappings())
+    ids = [row["id"] for row in rows]
+    counted = _counts(connection, project, ids)
+    scores = _summaries(connection, project, ids)
+    return [_json(row, counted[row["id"]], scores[row["id"]]) for row in rows]
+
+
+def latest_finished(
+    connection: Connection, project: str, dataset: str, other_than: str | None = None
+) -> str | None:
+    """The id of the dataset's newest finished run (other than `other_than`), or None."""
+    query = select(_runs.id).where(
+        _runs.project == project, _runs.dataset == dataset, _runs.status == "finished"
+    )
+    if other_than is not None:
+        query = query.where(_runs.id != other_than)
+    newest = query.order_by(_runs.created_at.desc(), _runs.id.desc()).limit(1)
+    found: str | None = connection.scalars(newest).first()
+    return found
+
+
+def _scores_of(
+    connection: Connection, project: str, run_id: str, example_ids: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """example id → score name → `{"value","passed","comment"}`."""
+    query = select(
+        _scores.example_id, _scores.name, _scores.value, _scores.passed, _scores.comment
+    ).where(_scores.project == project, _scores.run == run_id)
+    batches = [query]
+    if example_ids is not None:
+        wanted = sorted(set(example_ids))
+        batches = [
+            query.where(_scores.example_id.in_(wanted[i : i + CHUNK]))
+            for i in range(0, len(wanted), CHUNK)
+        ]
+    found: dict[str, dict[str, Any]] = {}
+    for batch in batches:
+        for example_id, name, value, passed, comment in connection.execute(batch):
+            entry = {"value": value, "passed": bool(passed), "comment": comment}
+            found.setdefault(example_id, {})[name] = entry
+    return found
+
+
+def list_results(
+    connection: Connection,
+    project: str,
+    run_id: str,
+    status: str | None,
+    after: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A run's rows by example id after `after` (optionally of one status), each with its
+    scores: `{"example_id","status","output","trace_id","span_id","error","scores"}`."""
+    query = select(
+        _results.example_id,
+        _results.status,
+        _results.output,
+        _results.trace_id,
+        _results.span_id,
+        _results.error,
+    ).where(_results.project == project, _results.run == run_id)
+    if status is not None:
+        query = query.where(_results.status == status)
+    if after is not None:
+        query = query.where(_results.example_id > after)
+    rows = connection.execute(query.order_by(_results.example_id).limit(limit)).mappings().all()
+    scores = _scores_of(connection, project, run_id, [r["example_id"] for r in rows])
+    return [{**row, "scores": scores.get(row["example_id"], {})} for row in rows]
+
+
+def known_examples(
+    connection: Connection, project: str, run_id: str, example_ids: Iterable[str]
+) -> dict[str, str]:
+    """example id → its status in the run, for those of `example_ids` the run covers."""
+    wanted = sorted(set(example_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), CHUNK):
+        query = select(_results.example_id, _results.status).where(
+            _results.project == project,
+            _results.run == run_id,
+            _results.example_id.in_(wanted[start : start + CHUNK]),
+        )
+        found.update({example_id: status for example_id, status in connection.execute(query)})
+    return found
+
+
+def store_results(
+    connection: Connection, project: str, run_id: str, rows: Sequence[ResultRow], now: datetime
+) -> dict[str, ResultStatus]:
+    """Replace each example's result and scores (`created` the first time, else `revised`);
+    the run is finished when no example is left pending. Examples outside the run are the
+    caller's to refuse beforehand."""
+    prior = known_examples(connection, project, run_id, [r.example_id for r in rows])
+    micros = to_micros(now)
+    ids = sorted({r.example_id for r in rows})
+    for start in range(0, len(ids), CHUNK):
+        connection.execute(
+            delete(evaluation_scores).where(
+                _scores.project == project,
+                _scores.run == run_id,
+                _scores.example_id.in_(ids[start : start + CHUNK]),
+            )
+        )
+    latest = {r.example_id: r for r in rows}  # the last result of an example wins
+    results = [
+        {
+            "project": project,
+            "run": run_id,
+            "example_id": r.example_id,
+            "status": ERROR if r.error is not None else DONE,
+            "output": r.output,
+            "trace_id": r.trace_id,
+            "span_id": r.span_id,
+            "error": r.error,
+            "updated_at": micros,
+        }
+        for r in latest.values()
+    ]
+    insert_rows(connection, evaluation_results, results, conflict=("project", "run", "example_id"))
+    scores = [
+        {
+            "project": project,
+            "run": run_id,
+            "example_id": r.example_id,
+            "name": s.name,
+            "value": s.value,
+            "number": s.number,
+            "passed": s.passed,
+            "comment": s.comment,
+        }
+        for r in latest.values()
+        for s in r.scores
+    ]
+    insert_rows(connection, evaluation_scores, scores)
+    _finish_if_done(connection, project, run_id, micros)
+    return {i: "created" if prior.get(i) == PENDING else "revised" for i in latest}
+
+
+def _finish_if_done(connection: Connection, project: str, run_id: str, micros: int) -> None:
+    left = connection.execute(
+        select(func.count())
+        .select_from(evaluation_results)
+        .where(_results.project == project, _results.run == run_id, _results.status == PENDING)
+    ).scalar_one()
+    if left == 0:
+        connection.execute(
+            update(evaluation_runs)
+            .where(_runs.project == project, _runs.id == run_id, _runs.status != "finished")
+            .values(status="finished", finished_at=micros)
+        )
+
+
+def _change(run: dict[str, Any] | None, baseline: dict[str, Any] | None) -> Change:
+    if baseline is None:
+        return "new"
+    if run is None:
+        # The run lost a score the baseline had (its row failed): a regression if it passed.
+        return "regressed" if baseline["passed"] else "unchanged"
+    if run["passed"] == baseline["passed"]:
+        return "unchanged"
+    return "improved" if run["passed"] else "regressed"
+
+
+def compare(connection: Connection, project: str, run: Any, baseline: Any) -> dict[str, Any]:
+    """Every example of `run` with each score's value in the run and in `baseline` and its
+    change; a summary per score, and the guardrails among the run's examples (examples that
+    failed a score in a run of the dataset earlier than `run`)."""
+    ids = list(
+        connection.scalars(
+            select(_results.example_id)
+            .where(_results.project == project, _results.run == run["id"])
+            .order_by(_results.example_id)
+        )
+    )
+    ours = _scores_of(connection, project, run["id"])
+    theirs = _scores_of(connection, project, baseline["id"])
+    items: list[dict[str, Any]] = []
+    summary: dict[str, dict[str, int]] = {}
+    for example_id in ids:
+        mine, base = ours.get(example_id, {}), theirs.get(example_id, {})
+        scores: dict[str, Any] = {}
+        for name in sorted(mine.keys() | base.keys()):
+            now_, then = mine.get(name), base.get(name)
+            change = _change(now_, then)
+            scores[name] = {
+                "run": None if now_ is None else now_["value"],
+                "baseline": None if then is None else then["value"],
+                "change": change,
+            }
+            counted = summary.setdefault(name, {"improved": 0, "regressed": 0, "unchanged": 0})
+            if change != "new":
+                counted[change] += 1
+        items.append({"example_id": example_id, "scores": scores})
+    covered = set(ids)
+    flagged = guardrails(connection, project, run["dataset"], before=run)
+    return {
+        "run": run["id"],
+        "baseline": baseline["id"],
+        "items": items,
+        "summary": summary,
+        "guardrails": {
+            name: sorted(examples & covered) for name, examples in sorted(flagged.items())
+        },
+    }
+
+
+def example_sources(
+    connection: Connection, project: str, dataset: str, version: int, ids: Iterable[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """example id → the (trace_id, span_id) its content names as its source, for those of
+    `ids` at `version` that have one."""
+    wanted = sorted(set(ids))
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        query = select(_ex.id, _ex.content).where(
+            _ex.project == project,
+            _ex.dataset == dataset,
+            _ex.version_from <= version,
+            or_(_ex.version_to.is_(None), _ex.version_to > version),
+            _ex.id.in_(wanted[start : start + CHUNK]),
+        )
+        for example_id, content in connection.execute(query):
+            source = content.get("source") if isinstance(content, dict) else None
+            if isinstance(source, dict) and (source.get("trace_id") or source.get("span_id")):
+                found[example_id] = (source.get("trace_id"), source.get("span_id"))
+    return found
