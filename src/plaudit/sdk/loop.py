@@ -38,7 +38,8 @@ class _Api:
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0):
         self._url, self._token, self._timeout = url, token, timeout
 
-    def _client(self) -> httpx.Client:
+    def target(self) -> tuple[str, str | None]:
+        """The server's URL and the token these calls use."""
         default = default_client()
         url = self._url or default.url or os.environ.get("PLAUDIT_URL")
         token = self._token or default._token or os.environ.get("PLAUDIT_TOKEN")
@@ -46,8 +47,12 @@ class _Api:
             raise PlauditSdkError(
                 "no server: pass url=, call plaudit.init(url=…) or set PLAUDIT_URL"
             )
+        return url.rstrip("/"), token
+
+    def _client(self) -> httpx.Client:
+        url, token = self.target()
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=self._timeout)
+        return httpx.Client(base_url=url, headers=headers, timeout=self._timeout)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with self._client() as client:
