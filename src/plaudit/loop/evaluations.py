@@ -26,6 +26,7 @@ from plaudit.core.validation import Issue, escape_pointer, validate_feedback
 from plaudit.core.verdicts import as_number, passes
 from plaudit.errors import NotFound, ValidationFailed
 from plaudit.store.evaluations import (
+    Known,
     ResultRow,
     ScoreRow,
     run_row,
@@ -101,15 +102,14 @@ class Checked:
 def checked_results(
     run: Any,
     body: ResultsIn,
-    covered: Mapping[str, str],
-    sources: Mapping[str, tuple[str | None, str | None]],
+    covered: Mapping[str, Known],
     configs: Mapping[str, FeedbackConfig],
     now: datetime,
 ) -> Checked:
     """The rows and feedback events of a posted batch, or a 422 naming every problem.
 
-    `covered` holds the run's examples among those posted; `sources` the spans examples came
-    from (used when a result names no span)."""
+    `covered` holds the run's rows among those posted, with the span each example came from
+    (used when a result names no span)."""
     issues: list[Issue] = []
     rows: list[ResultRow] = []
     events: list[FeedbackEvent] = []
@@ -121,7 +121,8 @@ def checked_results(
             continue
         trace_id, span_id = result.trace_id, result.span_id
         if trace_id is None and span_id is None:
-            trace_id, span_id = sources.get(result.example_id, (None, None))
+            known = covered[result.example_id]
+            trace_id, span_id = known.trace_id, known.span_id
         row = ResultRow(result.example_id, result.output, trace_id, span_id, result.error)
         for name, raw in result.scores.items():
             at = f"{pointer}/scores/{escape_pointer(name)}"
@@ -143,7 +144,10 @@ def checked_results(
                 continue
             raw_event = _raw_event(run["id"], result.example_id, name, value, comment, config)
             raw_event.update({k: v for k, v in (("trace_id", trace_id), ("span_id", span_id)) if v})
-            event = validate_feedback(raw_event, pointer=at, now=now, configs=configs)
+            # The body was searched for NUL characters when it was decoded.
+            event = validate_feedback(
+                raw_event, pointer=at, now=now, configs=configs, check_nul=False
+            )
             if isinstance(event, list):
                 issues.extend(_at_score(event, at))
             else:

@@ -16,11 +16,12 @@ is left, so no row is repeated or lost. A second Ctrl-C stops at once.
 
 import asyncio
 import inspect
+import itertools
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Final, Literal
@@ -36,8 +37,10 @@ Evaluator = Callable[[Any, Any, Any, Any], Any]
 Progress = Callable[[int, int], None]
 BATCH: Final = 500
 BATCH_SECONDS: Final = 1.0
+POSTERS: Final = 2
 EVALUATION: Final = "plaudit.evaluation"
 EXAMPLE: Final = "plaudit.example_id"
+_END: Final = "\0end"  # a worker's last message (no row has this key)
 
 
 class EvaluationInterrupted(KeyboardInterrupt):
@@ -198,7 +201,12 @@ def _scores_of(name: str, returned: Any) -> dict[str, Any]:
 
 
 class _Runner:
-    """Runs rows in a thread pool and stores them in batches; see the module docstring."""
+    """Runs rows on worker threads and stores them in batches; see the module docstring.
+
+    A feeder thread pages through the examples into a bounded queue, `concurrency` workers take
+    one row at a time, the main thread collects finished rows into batches (and hears Ctrl-C),
+    and a poster thread stores the batches, so scoring never waits on the server.
+    """
 
     def __init__(
         self,
@@ -214,9 +222,10 @@ class _Runner:
         self.evaluators = [(_score_name(e), e) for e in evaluators]
         self.progress = progress
         self.errors: dict[str, str] = {}
-        self.buffer: list[dict[str, Any]] = []
         self.stored = 0
         self.stop = threading.Event()
+        self.failure: BaseException | None = None
+        self.lock = threading.Lock()
 
     def run(self, examples: Iterator[dict[str, Any]], total: int, concurrency: int) -> None:
         previous = self._catch_sigint()
@@ -225,6 +234,8 @@ class _Runner:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+        if self.failure is not None:
+            raise self.failure
         if self.stop.is_set():
             raise EvaluationInterrupted(self.run_id, self.stored)
 
@@ -239,29 +250,106 @@ class _Runner:
 
         return signal.signal(signal.SIGINT, stop)
 
+    def _fail(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+        self.stop.set()
+
     def _loop(self, examples: Iterator[dict[str, Any]], total: int, concurrency: int) -> None:
-        window = concurrency * 4
-        done = 0
-        last_post = time.monotonic()
-        in_flight: set[Future[dict[str, Any]]] = set()
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="plaudit-eval") as pool:
-            while True:
-                while not self.stop.is_set() and len(in_flight) < window:
-                    example = next(examples, None)
-                    if example is None:
-                        break
-                    in_flight.add(pool.submit(self._row, example))
-                if not in_flight:
+        todo: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=concurrency * 4)
+        finished: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=4)
+        feeder = threading.Thread(target=self._feed, args=(examples, todo, concurrency))
+        workers = [
+            threading.Thread(target=self._work, args=(todo, finished), name=f"plaudit-eval-{n}")
+            for n in range(concurrency)
+        ]
+        # Two posters: while one waits for the server's commit the next batch is on its way,
+        # and the server's group commit stores both with one sync.
+        posters = [threading.Thread(target=self._poster, args=(batches,)) for _ in range(POSTERS)]
+        for thread in (feeder, *workers, *posters):
+            thread.daemon = True  # a second Ctrl-C ends the program without waiting for them
+            thread.start()
+        running, done, buffer = concurrency, 0, []
+        last_post = last_progress = time.monotonic()
+        while running:
+            try:
+                row = finished.get(timeout=0.2)
+            except queue.Empty:
+                row = None
+            now = time.monotonic()
+            if row is not None and row.get(_END):
+                running -= 1
+            elif row is not None:
+                buffer.append(row)
+                done += 1
+            if self.progress is not None and (now - last_progress > 0.1 or not running):
+                self.progress(done, total)
+                last_progress = now
+            if buffer and (len(buffer) >= BATCH or now - last_post > BATCH_SECONDS):
+                self._hand(batches, buffer)
+                buffer, last_post = [], now
+        if buffer:
+            self._hand(batches, buffer)
+        for _ in posters:
+            batches.put(None)
+        for poster in posters:
+            poster.join()
+
+    def _feed(
+        self,
+        examples: Iterator[dict[str, Any]],
+        todo: "queue.Queue[dict[str, Any] | None]",
+        concurrency: int,
+    ) -> None:
+        """Queue every example, then one end mark per worker; stop early when told to."""
+        try:
+            for item in itertools.chain(examples, [None] * concurrency):
+                while not self._put(todo, item):
+                    if self.stop.is_set():
+                        return
+        except BaseException as error:  # paging the examples failed: the run cannot go on
+            self._fail(error)
+
+    @staticmethod
+    def _put(into: "queue.Queue[Any]", item: Any) -> bool:
+        try:
+            into.put(item, timeout=0.2)
+        except queue.Full:
+            return False
+        return True
+
+    def _work(
+        self,
+        todo: "queue.Queue[dict[str, Any] | None]",
+        finished: "queue.SimpleQueue[dict[str, Any] | None]",
+    ) -> None:
+        """Run rows until the examples end or the run stops (the row under way finishes)."""
+        try:
+            while not self.stop.is_set():
+                try:
+                    example = todo.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if example is None:
                     break
-                finished, in_flight = wait(in_flight, timeout=0.5, return_when=FIRST_COMPLETED)
-                self.buffer.extend(future.result() for future in finished)
-                done += len(finished)
-                if self.progress is not None and finished:
-                    self.progress(done, total)
-                if len(self.buffer) >= BATCH or time.monotonic() - last_post > BATCH_SECONDS:
-                    self._post()
-                    last_post = time.monotonic()
-        self._post()
+                finished.put(self._row(example))
+        finally:
+            finished.put({_END: True})
+
+    def _hand(self, batches: "queue.Queue[list[dict[str, Any]] | None]", batch: list[Any]) -> None:
+        """Give a batch to the poster, waiting while it is behind (unless it has failed)."""
+        while self.failure is None and not self._put(batches, batch):
+            pass
+
+    def _poster(self, batches: "queue.Queue[list[dict[str, Any]] | None]") -> None:
+        while (batch := batches.get()) is not None:
+            if self.failure is not None:
+                continue  # drained, never stored: the run fails with the first error
+            try:
+                self._post(batch)
+            except BaseException as error:
+                self._fail(error)
 
     def _row(self, example: dict[str, Any]) -> dict[str, Any]:
         """One example run and scored; never raises."""
@@ -317,27 +405,30 @@ class _Runner:
             current.set_attribute("output.value", output)
         return output, links, None
 
-    def _post(self) -> None:
-        """Store the buffered rows; rows whose scores the server refuses keep an error."""
-        if not self.buffer:
-            return
+    def _post(self, batch: list[dict[str, Any]]) -> None:
+        """Store a batch; rows whose scores the server refuses keep them as their error."""
         try:
-            self.api.store(self.run_id, self.buffer)
+            self.api.store(self.run_id, batch)
         except ApiError as error:
-            if error.status != 422 or not self._strip_refused(error.problem):
+            if error.status == 413 and len(batch) > 1:  # large outputs: send halves
+                half = len(batch) // 2
+                self._post(batch[:half])
+                self._post(batch[half:])
+                return
+            if error.status != 422 or not self._strip_refused(batch, error.problem):
                 raise
-            self.api.store(self.run_id, self.buffer)
-        self.stored += len(self.buffer)
-        self.buffer = []
+            self.api.store(self.run_id, batch)
+        with self.lock:
+            self.stored += len(batch)
 
-    def _strip_refused(self, problem: dict[str, Any]) -> bool:
+    def _strip_refused(self, batch: list[dict[str, Any]], problem: dict[str, Any]) -> bool:
         """Turn the scores a 422 names into errors of their rows; whether any was found."""
         changed = False
         for issue in problem.get("errors", []):
             parts = str(issue.get("pointer", "")).split("/")
             if len(parts) < 5 or parts[1] != "results" or parts[3] != "scores":
                 continue
-            row = self.buffer[int(parts[2])]
+            row = batch[int(parts[2])]
             name = parts[4].replace("~1", "/").replace("~0", "~")
             if row["scores"].pop(name, None) is not None:
                 note = f"{name}: refused by the server: {issue.get('detail', '')}"

@@ -88,10 +88,11 @@ def run_row(connection: Connection, project: str, run_id: str) -> Any:
     return connection.execute(query).mappings().first()
 
 
-def _version_ids(
+def _version_rows(
     connection: Connection, project: str, dataset: str, version: int, filled: bool
-) -> list[str]:
-    query = select(_ex.id).where(
+) -> list[tuple[str, str | None, str | None]]:
+    """(id, source trace id, source span id) of each example of `version`, by id."""
+    query = select(_ex.id, _ex.content["source"]).where(
         _ex.project == project,
         _ex.dataset == dataset,
         _ex.version_from <= version,
@@ -99,7 +100,13 @@ def _version_ids(
     )
     if filled:
         query = query.where(_ex.annotation_status == "filled")
-    return list(connection.scalars(query.order_by(_ex.id)))
+    found = []
+    for example_id, source in connection.execute(query.order_by(_ex.id)):
+        trace_id = span_id = None
+        if isinstance(source, dict):
+            trace_id, span_id = source.get("trace_id"), source.get("span_id")
+        found.append((example_id, trace_id, span_id))
+    return found
 
 
 def _earlier_runs(
@@ -161,10 +168,11 @@ def create_run(
         raise ValidationFailed(
             f"/dataset_version: {problem}", issues=[Issue("/dataset_version", problem)]
         )
-    ids = _version_ids(connection, project, dataset, version, only == "filled")
+    examples = _version_rows(connection, project, dataset, version, only == "filled")
     if only == "guardrails":
         failed = set().union(*guardrails(connection, project, dataset).values())
-        ids = [i for i in ids if i in failed]
+        examples = [e for e in examples if e[0] in failed]
+    ids = [e[0] for e in examples]
     micros = to_micros(now)
     status = "finished" if not ids else "running"
     insert_rows(
@@ -185,7 +193,13 @@ def create_run(
             }
         ],
     )
-    pending = [{"project": project, "run": run_id, "example_id": i, "status": PENDING} for i in ids]
+    # A pending row names the span its example came from: a result that names no span of its
+    # own is placed there (see plaudit.loop.evaluations).
+    pending = [
+        {"project": project, "run": run_id, "example_id": example_id, "status": PENDING,
+         "trace_id": trace_id, "span_id": span_id}
+        for example_id, trace_id, span_id in examples
+    ]  # fmt: skip
     insert_rows(connection, evaluation_results, pending)
     row = run_row(connection, project, run_id)
     return run_json(connection, project, row)
@@ -341,19 +355,30 @@ def list_results(
     return [{**row, "scores": scores.get(row["example_id"], {})} for row in rows]
 
 
+@dataclass(frozen=True)
+class Known:
+    """What a run holds for one example: its status and the span its result is placed on."""
+
+    status: str
+    trace_id: str | None
+    span_id: str | None
+
+
 def known_examples(
     connection: Connection, project: str, run_id: str, example_ids: Iterable[str]
-) -> dict[str, str]:
-    """example id → its status in the run, for those of `example_ids` the run covers."""
+) -> dict[str, Known]:
+    """example id → its row in the run, for those of `example_ids` the run covers."""
     wanted = sorted(set(example_ids))
-    found: dict[str, str] = {}
+    found: dict[str, Known] = {}
     for start in range(0, len(wanted), CHUNK):
-        query = select(_results.example_id, _results.status).where(
+        query = select(
+            _results.example_id, _results.status, _results.trace_id, _results.span_id
+        ).where(
             _results.project == project,
             _results.run == run_id,
             _results.example_id.in_(wanted[start : start + CHUNK]),
         )
-        found.update({example_id: status for example_id, status in connection.execute(query)})
+        found.update({row[0]: Known(row[1], row[2], row[3]) for row in connection.execute(query)})
     return found
 
 
@@ -363,7 +388,8 @@ def store_results(
     """Replace each example's result and scores (`created` the first time, else `revised`);
     the run is finished when no example is left pending. Examples outside the run are the
     caller's to refuse beforehand."""
-    prior = known_examples(connection, project, run_id, [r.example_id for r in rows])
+    known = known_examples(connection, project, run_id, [r.example_id for r in rows])
+    prior = {example_id: row.status for example_id, row in known.items()}
     micros = to_micros(now)
     ids = sorted({r.example_id for r in rows})
     for start in range(0, len(ids), CHUNK):
@@ -475,25 +501,3 @@ def compare(connection: Connection, project: str, run: Any, baseline: Any) -> di
             name: sorted(examples & covered) for name, examples in sorted(flagged.items())
         },
     }
-
-
-def example_sources(
-    connection: Connection, project: str, dataset: str, version: int, ids: Iterable[str]
-) -> dict[str, tuple[str | None, str | None]]:
-    """example id → the (trace_id, span_id) its content names as its source, for those of
-    `ids` at `version` that have one."""
-    wanted = sorted(set(ids))
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for start in range(0, len(wanted), CHUNK):
-        query = select(_ex.id, _ex.content).where(
-            _ex.project == project,
-            _ex.dataset == dataset,
-            _ex.version_from <= version,
-            or_(_ex.version_to.is_(None), _ex.version_to > version),
-            _ex.id.in_(wanted[start : start + CHUNK]),
-        )
-        for example_id, content in connection.execute(query):
-            source = content.get("source") if isinstance(content, dict) else None
-            if isinstance(source, dict) and (source.get("trace_id") or source.get("span_id")):
-                found[example_id] = (source.get("trace_id"), source.get("span_id"))
-    return found

@@ -19,7 +19,6 @@ from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.evaluations import (
     compare,
     create_run,
-    example_sources,
     get_run,
     known_examples,
     latest_finished,
@@ -110,14 +109,10 @@ async def post_results(request: Request[Any, Any, Any], run_id: FromPath[str]) -
     run = await _run(state, principal.project, run_id)
     body: ResultsIn = await json_body(request, ResultsIn)
     ids = [r.example_id for r in body.results]
-    unplaced = [r.example_id for r in body.results if r.trace_id is None and r.span_id is None]
     covered = await state.read(known_examples, principal.project, run_id, ids)
-    sources = await state.read(
-        example_sources, principal.project, run["dataset"], run["dataset_version"], unplaced
-    )
     configs = await anyio.to_thread.run_sync(state.configs.load, principal.project)
     now = datetime.now(UTC)
-    checked = checked_results(run, body, covered, sources, configs, now)
+    checked = checked_results(run, body, covered, configs, now)
     record = None
     if checked.events:
         record = await state.feedback_op(principal.project, checked.events, now, principal.token_id)
