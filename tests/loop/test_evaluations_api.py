@@ -186,10 +186,17 @@ def test_compare_marks_changes_and_guardrails(api: httpx.Client, unique: str) ->
         "new": {"improved": 0, "regressed": 0, "unchanged": 0},
         "ok": {"improved": 1, "regressed": 1, "unchanged": 2},
     }
+    # A run scored by other evaluators is not compared on scores it does not have.
+    other = start(api, {"dataset": name})
+    post(api, other["id"], [{"example_id": i, "scores": {"judge": 1}} for i in "abcd"])
+    unrelated = api.get(
+        f"/v1/evaluations/{other['id']}/compare", params={"baseline": first["id"]}
+    ).json()
+    assert unrelated["summary"] == {"judge": {"improved": 0, "regressed": 0, "unchanged": 0}}
     # b and d failed `ok` in the first run: guardrails of the second, not of the first.
     assert compared["guardrails"] == {"ok": ["b", "d"]}
     latest = api.get(f"/v1/evaluations/{second['id']}/compare").json()
-    assert latest["baseline"] == first["id"]
+    assert latest["baseline"] == other["id"]  # the newest finished run but this one
     back = api.get(
         f"/v1/evaluations/{first['id']}/compare", params={"baseline": second["id"]}
     ).json()

@@ -453,7 +453,7 @@ def _change(run: dict[str, Any] | None, baseline: dict[str, Any] | None) -> Chan
     if baseline is None:
         return "new"
     if run is None:
-        # The run lost a score the baseline had (its row failed): a regression if it passed.
+        # The run's row failed with an error: a regression of every score it passed.
         return "regressed" if baseline["passed"] else "unchanged"
     if run["passed"] == baseline["passed"]:
         return "unchanged"
@@ -464,21 +464,23 @@ def compare(connection: Connection, project: str, run: Any, baseline: Any) -> di
     """Every example of `run` with each score's value in the run and in `baseline` and its
     change; a summary per score, and the guardrails among the run's examples (examples that
     failed a score in a run of the dataset earlier than `run`)."""
-    ids = list(
-        connection.scalars(
-            select(_results.example_id)
-            .where(_results.project == project, _results.run == run["id"])
-            .order_by(_results.example_id)
-        )
-    )
+    statuses = connection.execute(
+        select(_results.example_id, _results.status)
+        .where(_results.project == project, _results.run == run["id"])
+        .order_by(_results.example_id)
+    ).all()
+    ids = [example_id for example_id, _ in statuses]
     ours = _scores_of(connection, project, run["id"])
     theirs = _scores_of(connection, project, baseline["id"])
     items: list[dict[str, Any]] = []
     summary: dict[str, dict[str, int]] = {}
-    for example_id in ids:
+    for example_id, status in statuses:
         mine, base = ours.get(example_id, {}), theirs.get(example_id, {})
+        # A score the baseline had counts against a row that failed with an error; a row the
+        # run scored without it (another set of evaluators) is not compared on it.
+        names = mine.keys() | base.keys() if status == ERROR else mine.keys()
         scores: dict[str, Any] = {}
-        for name in sorted(mine.keys() | base.keys()):
+        for name in sorted(names):
             now_, then = mine.get(name), base.get(name)
             change = _change(now_, then)
             scores[name] = {
