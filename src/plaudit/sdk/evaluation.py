@@ -140,7 +140,10 @@ def evaluate(
     """
     api = Evaluations(url, token)
     run = api.get(resume) if resume is not None else api.start(dataset, name, version, only)
-    pending = {row["example_id"] for row in api.results(run["id"], "pending")}
+    # A new run over a whole version covers every example of it; otherwise ask what is left.
+    whole = resume is None and run["only"] is None
+    pending = None if whole else {r["example_id"] for r in api.results(run["id"], "pending")}
+    total = run["counts"]["examples"] if pending is None else len(pending)
     if task is not None and _setup.processor is None:
         server, secret = api.target()  # spans go where the results go
         init(url=server, token=secret)
@@ -148,9 +151,9 @@ def evaluate(
     examples = (
         example
         for example in _examples(api, run["dataset"], run["dataset_version"])
-        if example["id"] in pending
+        if pending is None or example["id"] in pending
     )
-    runner.run(examples, len(pending), max(1, max_concurrency))
+    runner.run(examples, total, max(1, max_concurrency))
     if task is not None:
         flush(timeout=30)
     final = api.get(run["id"])

@@ -391,7 +391,8 @@ def store_results(
     known = known_examples(connection, project, run_id, [r.example_id for r in rows])
     prior = {example_id: row.status for example_id, row in known.items()}
     micros = to_micros(now)
-    ids = sorted({r.example_id for r in rows})
+    # Only examples stored before have scores to replace.
+    ids = sorted({r.example_id for r in rows if prior.get(r.example_id) != PENDING})
     for start in range(0, len(ids), CHUNK):
         connection.execute(
             delete(evaluation_scores).where(
