@@ -187,6 +187,9 @@ def run(
             err=True,
         )
         raise typer.Exit(INTERRUPTED_EXIT) from None
+    except KeyboardInterrupt:  # before the run had rows under way (or a second Ctrl-C)
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(INTERRUPTED_EXIT) from None
     except ApiError as error:
         raise fail(str(error)) from None
     _report(result, compared, json)

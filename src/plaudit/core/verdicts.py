@@ -13,14 +13,15 @@ from plaudit.core.feedback import Kind
 DEFAULT_PASS_THRESHOLD: Final = 0.5
 
 
-def passes(value: object, config: FeedbackConfig | None) -> bool | None:
-    """Whether `value` passes under `config` (the score name's config, if any); None when it
-    is neither a bool nor a number."""
+def passes(value: object, config: FeedbackConfig | None, kind: Kind | None = None) -> bool | None:
+    """Whether `value` passes under `config` (the name's config, if any); `kind` is the kind
+    the value was stored as, for names without a config (a thumb is a thumb either way). None
+    when the value is neither a bool nor a number."""
     if isinstance(value, bool):
         return value
     if not isinstance(value, int | float):
         return None
-    if config is not None and config.kind is Kind.THUMB:
+    if Kind.THUMB in (kind, config.kind if config is not None else None):
         return value > 0
     threshold = DEFAULT_PASS_THRESHOLD
     if config is not None and config.pass_threshold is not None:

@@ -153,9 +153,11 @@ def evaluate(
         for example in _examples(api, run["dataset"], run["dataset_version"])
         if pending is None or example["id"] in pending
     )
-    runner.run(examples, total, max(1, max_concurrency))
-    if task is not None:
-        flush(timeout=30)
+    try:
+        runner.run(examples, total, max(1, max_concurrency))
+    finally:
+        if task is not None:  # the spans of every stored row reach the server, even when stopped
+            flush(timeout=30)
     final = api.get(run["id"])
     return EvaluationResult(
         final["id"],
