@@ -163,3 +163,27 @@ def test_resume_runs_only_what_is_left(
     assert sorted(calls) == [f"e{i:02}" for i in range(7, 20)]
     assert set(calls.values()) == {1}
     assert progress[-1] == (13, 13)
+
+
+def test_a_score_the_server_refuses_becomes_its_rows_error(
+    api: httpx.Client, live_server: LiveServer, unique: str
+) -> None:
+    name, score = f"refused-{unique}", f"bounded-{unique}"
+    put = api.put(f"/v1/feedback-configs/{score}", json={"name": score, "kind": "number", "max": 1})
+    assert put.status_code in (200, 201), put.text
+    source = {"trace_id": "ab" * 16, "span_id": "cd" * 8}
+    make_dataset(
+        api, name, [{"id": f"e{i}", "input": i, "output": i, "source": source} for i in range(3)]
+    )
+
+    def bounded(input: Any, output: Any, expected: Any, metadata: Any) -> dict[str, Any]:
+        return {score: 5 if input == 1 else 0.5, "plain": 1}
+
+    result = plaudit.evaluate(
+        dataset=name, evaluators=[bounded], url=live_server.url, token=live_server.admin_token
+    )
+    assert result.run_id == result.id
+    assert result.counts == {"examples": 3, "done": 2, "errors": 1}
+    assert "refused by the server" in result.errors["e1"] and "maximum" in result.errors["e1"]
+    row = rows(api, result.id)["e1"]
+    assert row["status"] == "error" and set(row["scores"]) == {"plain"}

@@ -66,6 +66,11 @@ class EvaluationResult:
     """example id → the error of each row this call could not score."""
 
     @property
+    def run_id(self) -> str:
+        """The run's id (as `id`), for `evaluate(…, resume=)` and the compare endpoint."""
+        return self.id
+
+    @property
     def summary(self) -> dict[str, Any]:
         """`{"counts", "scores"}` as the server reports them."""
         return {"counts": self.counts, "scores": self.scores}
