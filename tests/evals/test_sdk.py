@@ -171,19 +171,25 @@ def test_a_score_the_server_refuses_becomes_its_rows_error(
     name, score = f"refused-{unique}", f"bounded-{unique}"
     put = api.put(f"/v1/feedback-configs/{score}", json={"name": score, "kind": "number", "max": 1})
     assert put.status_code in (200, 201), put.text
+    # e1 is placed on a span (its source), e2 on none: the config holds for both.
     source = {"trace_id": "ab" * 16, "span_id": "cd" * 8}
     make_dataset(
-        api, name, [{"id": f"e{i}", "input": i, "output": i, "source": source} for i in range(3)]
-    )
+        api,
+        name,
+        [{"id": "e0", "input": 0}, {"id": "e1", "input": 1, "source": source},
+         {"id": "e2", "input": 2}],
+    )  # fmt: skip
 
     def bounded(input: Any, output: Any, expected: Any, metadata: Any) -> dict[str, Any]:
-        return {score: 5 if input == 1 else 0.5, "plain": 1}
+        return {score: 5 if input > 0 else 0.5, "plain": 1}
 
     result = plaudit.evaluate(
         dataset=name, evaluators=[bounded], url=live_server.url, token=live_server.admin_token
     )
     assert result.run_id == result.id
-    assert result.counts == {"examples": 3, "done": 2, "errors": 1}
-    assert "refused by the server" in result.errors["e1"] and "maximum" in result.errors["e1"]
-    row = rows(api, result.id)["e1"]
-    assert row["status"] == "error" and set(row["scores"]) == {"plain"}
+    assert result.counts == {"examples": 3, "done": 1, "errors": 2}
+    for refused in ("e1", "e2"):
+        error = result.errors[refused]
+        assert "refused by the server" in error and "maximum" in error
+        row = rows(api, result.id)[refused]
+        assert row["status"] == "error" and set(row["scores"]) == {"plain"}

@@ -38,6 +38,7 @@ from plaudit.store.writer import WriteOp
 RunId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 ExampleId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 MAX_RESULTS = 1000
+_NOWHERE = "f" * 32  # a trace id to check a score that is stored on no span
 
 
 class RunIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -140,17 +141,19 @@ def checked_results(
                 issues.append(Issue(at, "a score is a finite number or a bool"))
                 continue
             row.scores.append(ScoreRow(name, value, number, verdict, comment))
-            if trace_id is None and span_id is None:
-                continue
             raw_event = _raw_event(run["id"], result.example_id, name, value, comment, config)
-            raw_event.update({k: v for k, v in (("trace_id", trace_id), ("span_id", span_id)) if v})
+            placed = trace_id is not None or span_id is not None
+            # A score with no span is checked as if on one (its name's config holds either way)
+            # and kept in the run only.
+            target = (trace_id, span_id) if placed else (_NOWHERE, None)
+            raw_event.update({k: v for k, v in zip(("trace_id", "span_id"), target) if v})
             # The body was searched for NUL characters when it was decoded.
             event = validate_feedback(
                 raw_event, pointer=at, now=now, configs=configs, check_nul=False
             )
             if isinstance(event, list):
                 issues.extend(_at_score(event, at))
-            else:
+            elif placed:
                 events.append(event)
         rows.append(row)
     if issues:
