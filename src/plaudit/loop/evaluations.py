@@ -146,7 +146,8 @@ def checked_results(
             # A score with no span is checked as if on one (its name's config holds either way)
             # and kept in the run only.
             target = (trace_id, span_id) if placed else (_NOWHERE, None)
-            raw_event.update({k: v for k, v in zip(("trace_id", "span_id"), target) if v})
+            keys = ("trace_id", "span_id")
+            raw_event.update({k: v for k, v in zip(keys, target, strict=True) if v})
             # The body was searched for NUL characters when it was decoded.
             event = validate_feedback(
                 raw_event, pointer=at, now=now, configs=configs, check_nul=False
