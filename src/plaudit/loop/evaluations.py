@@ -112,59 +112,67 @@ def checked_results(
     `covered` holds the run's rows among those posted, with the span each example came from
     (used when a result names no span)."""
     issues: list[Issue] = []
-    rows: list[ResultRow] = []
-    events: list[FeedbackEvent] = []
+    checked = Checked([], [])
     for index, result in enumerate(body.results):
         pointer = f"/results/{index}"
-        if result.example_id not in covered:
+        known = covered.get(result.example_id)
+        if known is None:
             problem = f"run {run['id']!r} does not cover example {result.example_id!r}"
             issues.append(Issue(f"{pointer}/example_id", problem))
             continue
         trace_id, span_id = result.trace_id, result.span_id
         if trace_id is None and span_id is None:
-            known = covered[result.example_id]
             trace_id, span_id = known.trace_id, known.span_id
         row = ResultRow(result.example_id, result.output, trace_id, span_id, result.error)
         for name, raw in result.scores.items():
             at = f"{pointer}/scores/{escape_pointer(name)}"
-            if not name or len(name) > limits.MAX_NAME_CHARS:
-                issues.append(Issue(at, f"a score name is 1 to {limits.MAX_NAME_CHARS} characters"))
-                continue
-            scored = _score(raw, at, issues)
-            if scored is None:
-                continue
-            value, comment = scored
-            config = configs.get(name)
-            verdict = passes(value, config)
-            number = as_number(value)
-            if verdict is None or number is None:  # never: _score admits numbers and bools
-                issues.append(Issue(at, "a score is a finite number or a bool"))
-                continue
-            row.scores.append(ScoreRow(name, value, number, verdict, comment))
-            raw_event = _raw_event(run["id"], result.example_id, name, value, comment, config)
-            placed = trace_id is not None or span_id is not None
-            # A score with no span is checked as if on one (its name's config holds either way)
-            # and kept in the run only.
-            target = (trace_id, span_id) if placed else (_NOWHERE, None)
-            keys = ("trace_id", "span_id")
-            raw_event.update({k: v for k, v in zip(keys, target, strict=True) if v})
-            # The body was searched for NUL characters when it was decoded.
-            event = validate_feedback(
-                raw_event, pointer=at, now=now, configs=configs, check_nul=False
-            )
-            if isinstance(event, list):
-                issues.extend(_at_score(event, at))
-            elif placed:
-                events.append(event)
-        rows.append(row)
+            scored = _checked_score(run["id"], row, name, raw, at, configs, now, issues)
+            if scored is not None:
+                row.scores.append(scored[0])
+                if scored[1] is not None:
+                    checked.events.append(scored[1])
+        checked.rows.append(row)
     if issues:
         raise ValidationFailed("some results are invalid", issues=issues)
-    return Checked(rows, events)
+    return checked
 
 
-def _at_score(issues: list[Issue], at: str) -> list[Issue]:
-    """A feedback event's issues, pointed at the score they came from."""
-    return [Issue(at, issue.message) for issue in issues]
+def _checked_score(
+    run_id: str,
+    row: ResultRow,
+    name: str,
+    raw: Any,
+    at: str,
+    configs: Mapping[str, FeedbackConfig],
+    now: datetime,
+    issues: list[Issue],
+) -> tuple[ScoreRow, FeedbackEvent | None] | None:
+    """One score with its verdict, and its feedback event when the row has a span; None after
+    noting in `issues` why it is unusable."""
+    if not name or len(name) > limits.MAX_NAME_CHARS:
+        issues.append(Issue(at, f"a score name is 1 to {limits.MAX_NAME_CHARS} characters"))
+        return None
+    scored = _score(raw, at, issues)
+    if scored is None:
+        return None
+    value, comment = scored
+    config = configs.get(name)
+    verdict, number = passes(value, config), as_number(value)
+    if verdict is None or number is None:  # never: _score admits numbers and bools only
+        issues.append(Issue(at, "a score is a finite number or a bool"))
+        return None
+    raw_event = _raw_event(run_id, row.example_id, name, value, comment, config)
+    placed = row.trace_id is not None or row.span_id is not None
+    # A score with no span is checked as if on one (its name's config holds either way) and
+    # kept in the run only.
+    target = (row.trace_id, row.span_id) if placed else (_NOWHERE, None)
+    raw_event.update({k: v for k, v in zip(("trace_id", "span_id"), target, strict=True) if v})
+    # The body was searched for NUL characters when it was decoded.
+    event = validate_feedback(raw_event, pointer=at, now=now, configs=configs, check_nul=False)
+    if isinstance(event, list):
+        issues.extend(Issue(at, issue.message) for issue in event)
+        return None
+    return ScoreRow(name, value, number, verdict, comment), event if placed else None
 
 
 def _raw_event(
