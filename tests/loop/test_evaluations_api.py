@@ -137,12 +137,13 @@ def test_the_pass_threshold_comes_from_the_score_config(api: httpx.Client, uniqu
         api,
         run["id"],
         [
-            {"example_id": "a", "scores": {score: 0.7, "plain": 0.5, thumb: 1}},
-            {"example_id": "b", "scores": {score: 0.8, "plain": 0.49, thumb: -1}},
+            {"example_id": "a", "scores": {score: 0.7, "plain": 0.5, thumb: 1, "judged": "up"}},
+            {"example_id": "b", "scores": {score: 0.8, "plain": 0.49, thumb: -1, "judged": "down"}},
         ],
     )
     scores = api.get(f"/v1/evaluations/{run['id']}").json()["scores"]
     assert scores[score]["pass_rate"] == 0.5 and scores["plain"]["pass_rate"] == 0.5
+    assert scores["judged"] == {"mean": 0.0, "pass_rate": 0.5}  # a thumb passes when up
     assert scores[thumb] == {"mean": 0.0, "pass_rate": 0.5}
     rows = api.get(f"/v1/evaluations/{run['id']}/results").json()["items"]
     assert [r["scores"][score]["passed"] for r in rows] == [False, True]
@@ -253,6 +254,8 @@ def test_problems(api: httpx.Client, live_server: LiveServer, unique: str) -> No
     problem(post(api, "missing", [{"example_id": "a"}]), 404)
     unknown = problem(post(api, run["id"], [{"example_id": "zz", "scores": {}}]), 422)
     assert unknown["errors"][0]["pointer"] == "/results/0/example_id"
+    huge = problem(post(api, run["id"], [{"example_id": "a", "scores": {"s": 10**400}}]), 422)
+    assert huge["errors"][0]["pointer"] == "/results/0/scores/s"
     bad = problem(post(api, run["id"], [{"example_id": "a", "scores": {"s": "great"}}]), 422)
     assert bad["errors"][0]["pointer"] == "/results/0/scores/s"
     problem(post(api, run["id"], [{"example_id": "a", "scores": {"s": {"comment": "x"}}}]), 422)

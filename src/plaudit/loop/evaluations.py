@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from plaudit.core import limits
 from plaudit.core.configs import FeedbackConfig
-from plaudit.core.feedback import FeedbackEvent
+from plaudit.core.feedback import THUMB_WORDS, FeedbackEvent, Kind
 from plaudit.core.validation import Issue, escape_pointer, validate_feedback
 from plaudit.core.verdicts import as_number, passes
 from plaudit.errors import NotFound, ValidationFailed
@@ -52,7 +52,8 @@ class RunIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ResultIn(msgspec.Struct, forbid_unknown_fields=True):
-    """One example's result: a score is a number, a bool, or `{"value","comment"?}`."""
+    """One example's result: a score is a number, a bool, a thumb (`"up"`/`"down"`), or
+    `{"value","comment"?}` of one of them."""
 
     example_id: ExampleId
     output: Any = None
@@ -86,10 +87,20 @@ def _score(raw: Any, pointer: str, issues: list[Issue]) -> tuple[Any, str | None
         if comment is not None and not isinstance(comment, str):
             issues.append(Issue(f"{pointer}/comment", "must be a string"))
             return None
-    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(float(value))):
+    if isinstance(value, bool) or (isinstance(value, str) and value in THUMB_WORDS):
         return value, comment
-    issues.append(Issue(pointer, "a score is a finite number or a bool"))
+    if isinstance(value, int | float) and _finite(value):
+        return value, comment
+    issues.append(Issue(pointer, 'a score is a finite number, a bool, or "up" / "down"'))
     return None
+
+
+def _finite(number: float) -> bool:
+    """Whether a JSON number is finite as a float (integers too large for one are not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 @dataclass
@@ -157,8 +168,11 @@ def _checked_score(
         return None
     value, comment = scored
     config = configs.get(name)
-    verdict, number = passes(value, config), as_number(value)
-    if verdict is None or number is None:  # never: _score admits numbers and bools only
+    # A thumb ("up"/"down") is kept as +1/-1 and passes above 0, configured or not.
+    kind = Kind.THUMB if isinstance(value, str) else None
+    number_value = THUMB_WORDS[value] if isinstance(value, str) else value
+    verdict, number = passes(number_value, config, kind), as_number(number_value)
+    if verdict is None or number is None:  # never: _score admits numbers, bools and thumbs
         issues.append(Issue(at, "a score is a finite number or a bool"))
         return None
     raw_event = _raw_event(run_id, row.example_id, name, value, comment, config)
@@ -172,7 +186,7 @@ def _checked_score(
     if isinstance(event, list):
         issues.extend(Issue(at, issue.message) for issue in event)
         return None
-    return ScoreRow(name, value, number, verdict, comment), event if placed else None
+    return ScoreRow(name, number_value, number, verdict, comment), event if placed else None
 
 
 def _raw_event(

@@ -66,6 +66,7 @@ class ScoreRow:
 
     name: str
     value: bool | int | float
+    """As stored: a thumb as +1 or -1."""
     number: float
     passed: bool
     comment: str | None = None
