@@ -260,6 +260,8 @@ def test_problems(api: httpx.Client, live_server: LiveServer, unique: str) -> No
     assert bad["errors"][0]["pointer"] == "/results/0/scores/s"
     problem(post(api, run["id"], [{"example_id": "a", "scores": {"s": {"comment": "x"}}}]), 422)
     problem(post(api, run["id"], [{"example_id": "a", "trace_id": "xyz"}]), 422)
+    zeros = problem(post(api, run["id"], [{"example_id": "a", "span_id": "0" * 16}]), 422)
+    assert zeros["errors"][0]["pointer"] == "/results/0/span_id"
     assert api.get(f"/v1/evaluations/{run['id']}").json()["counts"]["done"] == 0
     problem(api.get(f"/v1/evaluations/{run['id']}/results", params={"status": "x"}), 422)
     problem(api.get(f"/v1/evaluations/{run['id']}/compare", params={"baseline": "nope"}), 404)

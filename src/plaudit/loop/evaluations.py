@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from plaudit.core import limits
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.feedback import THUMB_WORDS, FeedbackEvent, Kind
+from plaudit.core.ids import is_span_id, is_trace_id
 from plaudit.core.validation import Issue, escape_pointer, validate_feedback
 from plaudit.core.verdicts import as_number, passes
 from plaudit.errors import NotFound, ValidationFailed
@@ -132,6 +133,10 @@ def checked_results(
             issues.append(Issue(f"{pointer}/example_id", problem))
             continue
         trace_id, span_id = result.trace_id, result.span_id
+        if trace_id is not None and not is_trace_id(trace_id):
+            issues.append(Issue(f"{pointer}/trace_id", "must not be all zeros"))
+        if span_id is not None and not is_span_id(span_id):
+            issues.append(Issue(f"{pointer}/span_id", "must not be all zeros"))
         if trace_id is None and span_id is None:
             trace_id, span_id = known.trace_id, known.span_id
         row = ResultRow(result.example_id, result.output, trace_id, span_id, result.error)
