@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 
 from plaudit.cli import app
 from tests.conftest import LiveServer
+from tests.evals.conftest import FakeJudge
 from tests.sdk.conftest import plaudit_command, wait_for
 
 TASKS = """
@@ -198,3 +199,25 @@ def test_interrupt_then_resume_scores_every_example_exactly_once(
     examples = Counter(event["metadata"]["example_id"] for event in feedback)
     assert len(examples) == 1000 and set(examples.values()) == {1}
     assert all(event["revision"] == 1 for event in feedback)
+
+
+def test_an_llm_judge_from_the_command_line(
+    api: httpx.Client, live_server: LiveServer, judge: FakeJudge, tmp_path: Path, unique: str
+) -> None:
+    name = f"judge-cli-{unique}"
+    make_dataset(api, name, [{"id": k, "input": f"<{k}>", "output": "It shipped."}
+                             for k in ("json", "bare", "junk")])  # fmt: skip
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Rate {{output}} as an answer to {{input}}.")
+    server = ["--url", live_server.url, "--token", live_server.admin_token]
+    result = CliRunner().invoke(
+        app,
+        ["eval", "run", *server, "--dataset", name, "--judge-url", judge.url,
+         "--judge-model", "fake", "--judge-prompt", str(prompt), "--judge-name", "quality",
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["run"]["counts"] == {"examples": 3, "done": 2, "errors": 1}
+    assert report["run"]["scores"]["quality"] == {"mean": 0.575, "pass_rate": 0.5}
+    assert "unreadable" in report["errors"]["junk"] and report["baseline"] is None

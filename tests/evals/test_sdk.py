@@ -193,3 +193,23 @@ def test_a_score_the_server_refuses_becomes_its_rows_error(
         assert "refused by the server" in error and "maximum" in error
         row = rows(api, result.id)[refused]
         assert row["status"] == "error" and set(row["scores"]) == {"plain"}
+
+
+def test_async_tasks_and_evaluators_are_awaited(
+    api: httpx.Client, live_server: LiveServer, unique: str
+) -> None:
+    name = f"async-{unique}"
+    make_dataset(api, name, [{"id": "a", "input": "hi", "expected": "HI"}])
+
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    async def same(input: Any, output: Any, expected: Any, metadata: Any) -> bool:
+        return bool(output == expected)
+
+    result = plaudit.evaluate(
+        dataset=name, task=shout, evaluators=[same],
+        url=live_server.url, token=live_server.admin_token,
+    )  # fmt: skip
+    assert result.scores == {"same": {"mean": 1.0, "pass_rate": 1.0}}
+    assert rows(api, result.id)["a"]["output"] == "HI"
