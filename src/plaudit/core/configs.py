@@ -17,6 +17,8 @@ class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
     enum_values: list[ShortText] | None = None
     min: float | None = None
     max: float | None = None
+    pass_threshold: float | None = None
+    """A number at or above it passes (evaluations, agreement); None: the default 0.5."""
 
     def problem_with(self, value: Any) -> str | None:
         """Why `value` breaks this config, or None when it fits."""
@@ -41,6 +43,8 @@ class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
                 return "min and max must be finite numbers"
         if self.min is not None and self.max is not None and self.min > self.max:
             return "min must not be greater than max"
+        if self.pass_threshold is not None and not math.isfinite(self.pass_threshold):
+            return "pass_threshold must be a finite number"
         if self.enum_values is not None and self.kind is not Kind.ENUM:
             return "enum_values only apply to kind 'enum'"
         return None

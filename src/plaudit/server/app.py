@@ -22,6 +22,7 @@ from plaudit.server.api import (
     admin,
     annotation_queues,
     datasets,
+    evaluations,
     feedback,
     feedback_tokens,
     health,
@@ -74,6 +75,7 @@ ROUTES = [
     sdk_assets.browser_client,
     *datasets.ROUTES,
     *annotation_queues.ROUTES,
+    *evaluations.ROUTES,
     proxy.proxy_mount,
 ]
 

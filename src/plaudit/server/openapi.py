@@ -16,6 +16,7 @@ import msgspec
 
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.feedback import FeedbackIn
+from plaudit.loop.evaluations import ResultsIn, RunIn
 from plaudit.server.api.admin import ProjectIn, TokenIn
 from plaudit.server.api.traces import EnrichmentIn
 
@@ -93,6 +94,21 @@ class QueueOut(msgspec.Struct):
     counts: dict[str, int]
 
 
+class RunOut(msgspec.Struct):
+    """An evaluation run with its counts and each score's mean and pass rate."""
+
+    id: str
+    name: str | None
+    dataset: str
+    dataset_version: int
+    only: Literal["guardrails", "filled"] | None
+    status: Literal["running", "finished"]
+    counts: dict[str, int]
+    scores: dict[str, dict[str, float]]
+    created_at: str
+    finished_at: str | None
+
+
 ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback", "post"): FeedbackResults,
     ("/v1/projects", "get"): _page_of(ProjectOut),
@@ -102,6 +118,9 @@ ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
     ("/v1/datasets", "get"): _page_of(DatasetOut),
     ("/v1/annotation-queues", "get"): _page_of(QueueOut),
+    ("/v1/evaluations", "get"): _page_of(RunOut),
+    ("/v1/evaluations", "post"): RunOut,
+    ("/v1/evaluations/{run_id}", "get"): RunOut,
 }
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -113,6 +132,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
     ("/v1/datasets", "get"): _page_of(DatasetOut),
     ("/v1/annotation-queues", "get"): _page_of(QueueOut),
+    ("/v1/evaluations", "post"): RunIn,
+    ("/v1/evaluations/{run_id}/results", "post"): ResultsIn,
 }
 
 
