@@ -9,8 +9,9 @@ after its answer has begun, the caller's connection is cut the same way; if the 
 the upstream call is cancelled. In every case the span records what happened (`error.type`,
 `http.response.status_code`).
 
-The span is stored once the answer's last byte has been sent, so storing it adds nothing to the
-call's latency; it is queryable a few milliseconds later.
+The span is queued once the answer's last byte has been sent and stored with the other calls'
+spans a few milliseconds later (`plaudit.proxy.span_queue`, which says what that means for its
+durability), so storing it adds nothing to the call's latency.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from plaudit.proxy.answers import AnswerReader, EventStreamReader, reader_for
 from plaudit.proxy.call import ClientGone, ProjectCache, ProxyCall, Receive, prepare
 from plaudit.proxy.genai import OPERATIONS, json_object, request_attributes
 from plaudit.proxy.headers import answer_headers, upstream_headers
+from plaudit.proxy.span_queue import SpanQueue
 from plaudit.proxy.upstream import (
     UpstreamAnswer,
     UpstreamClient,
@@ -39,8 +40,6 @@ from plaudit.proxy.upstream import (
 )
 from plaudit.server.problems import PROBLEM_JSON, problem_body
 from plaudit.server.state import ServerState
-from plaudit.store.spans import StoreSpans
-from plaudit.store.writer import WriterBusy
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +78,11 @@ class Proxy:
         self.cache = ProjectCache()
         timeout = state.settings.proxy_timeout
         self.client = UpstreamClient(timeout, min(CONNECT_SECONDS, timeout))
+        self.spans = SpanQueue(state.writer)
 
     async def aclose(self) -> None:
-        """Close the upstream connections."""
+        """Store the spans still queued; close the upstream connections."""
+        await self.spans.drain()
         await self.client.aclose()
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
@@ -96,8 +97,7 @@ class Proxy:
         try:
             await self._forward(call, outcome, receive, send)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._record(call, outcome)
+            self.spans.add(call.principal.project, span_of(call, outcome, time.time_ns()))
 
     async def _forward(
         self, call: ProxyCall, outcome: Outcome, receive: Receive, send: Send
@@ -159,15 +159,6 @@ class Proxy:
             group.cancel_scope.cancel()
         if relayed.caller_gone:
             outcome.error = "cancelled"
-
-    async def _record(self, call: ProxyCall, outcome: Outcome) -> None:
-        record = span_of(call, outcome, time.time_ns())
-        try:
-            await self.state.writer.write(
-                StoreSpans(call.principal.project, [record], datetime.now(UTC))
-            )
-        except WriterBusy:
-            log.warning("proxy span %s not stored: the writer is busy", call.span_id)
 
 
 class _Relay:
