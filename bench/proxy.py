@@ -44,6 +44,7 @@ from ingest import (  # type: ignore[import-not-found]
     free_port,
     percentile,
     plaudit_executable,
+    profiled,
     run_async,
     wait_ready,
 )
@@ -263,13 +264,15 @@ class Ports:
 
 
 def drive(kind: str, port: int, path: str, headers: dict[str, str], seconds: float,
-          concurrency: int, pid: int) -> dict[str, float]:  # fmt: skip
+          concurrency: int, pid: int, profile: Path | None = None,
+          name: str = "") -> dict[str, float]:  # fmt: skip
     """One phase, loaded from another process; its summary, with `pid`'s CPU per call."""
     command = [sys.executable, __file__, "--drive", json.dumps(
         {"kind": kind, "port": port, "path": path, "headers": headers, "seconds": seconds,
          "concurrency": concurrency})]  # fmt: skip
     cpu = cpu_seconds(pid)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    with profiled(pid, profile, name):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the load generator failed:\n{done.stderr[-4000:]}")
     summary: dict[str, float] = json.loads(done.stdout)
@@ -301,7 +304,9 @@ def _phases(ports: Ports, token: str, options: argparse.Namespace) -> dict[str, 
         ("stream", "stream", auth, options.stream_concurrency),
     ):
         for where, (port, pid), path in (("direct", up, direct), ("proxy", server, proxied)):
-            report[f"{name}_{where}"] = drive(kind, port, path, headers, seconds, calls, pid)
+            profile = options.profile if where == "proxy" else None
+            report[f"{name}_{where}"] = drive(kind, port, path, headers, seconds, calls, pid,
+                                              profile, name)  # fmt: skip
     added: dict[str, float] = {}
     for name in ("whole", "model", "stream"):
         d, p = report[f"{name}_direct"], report[f"{name}_proxy"]
@@ -348,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         "--model-ms", type=int, default=500, help="the model phase's upstream answers this late"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy the server in each proxied phase"
+    )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -359,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if options.quick:
         options.seconds = 2.0
+    if options.profile:
+        options.profile.mkdir(parents=True, exist_ok=True)
     report = run(options)
     if options.json:
         print(json.dumps(report, indent=2))

@@ -1,12 +1,13 @@
 """The proxied calls' spans, queued once their answers are sent and stored in groups.
 
 A caller's answer is the upstream's: it never waits for its span. Each finished call puts its
-span here; one flush at a time takes everything queued and stores it with one write per project,
-so under load one transaction carries the spans of every call that finished during the previous
-one, and a call costs the event loop no writer future, deadline or wake-up of its own.
+span here; a flush, `FLUSH_SECONDS` after the first span queued, takes everything queued and
+stores it with one write per project, so one transaction carries the spans of every call that
+finished meanwhile (or during the previous commit), and a call costs the event loop no writer
+future, deadline or wake-up of its own, nor the writer a transaction of its own.
 
-Durability: a span is committed a few milliseconds after its answer's last byte (one group
-commit later), not before the caller has the answer. A server that stops gracefully stores what
+Durability: a span is committed within about `FLUSH_SECONDS` plus one group commit after its
+answer's last byte, not before the caller has the answer. A server that stops gracefully stores what
 is queued first; one killed outright loses the spans of the calls it finished in those last
 milliseconds (the answers themselves were already the caller's). Past `MAX_QUEUED` spans waiting
 (the database far behind), new ones are dropped with a warning rather than held without bound.
@@ -26,6 +27,9 @@ from plaudit.store.writer import Writer, WriterUnavailable
 log = logging.getLogger(__name__)
 
 MAX_QUEUED: Final = 50_000
+# Long enough to gather many calls' spans into one transaction at a few hundred calls/s, short
+# enough that a span is readable long before anyone could rate its answer.
+FLUSH_SECONDS: Final = 0.05
 
 
 class SpanQueue:
@@ -57,6 +61,7 @@ class SpanQueue:
 
     async def _flush(self) -> None:
         try:
+            await asyncio.sleep(FLUSH_SECONDS)
             # Spans queued while a group commits go in the next group.
             while self._queued:
                 batch, self._queued, self._count = self._queued, {}, 0
