@@ -298,6 +298,7 @@ def _phases(ports: Ports, token: str, options: argparse.Namespace) -> dict[str, 
     up, server = (ports.upstream, ports.upstream_pid), (ports.server, ports.server_pid)
     drive("whole", ports.server, proxied, auth, min(1.0, seconds), 4, ports.server_pid)  # warm up
     report: dict[str, Any] = {}
+    load_before = os.getloadavg()[0]
     for name, kind, headers, calls in (
         ("whole", "whole", auth, concurrency),
         ("model", "whole", model, concurrency),
@@ -316,7 +317,9 @@ def _phases(ports: Ports, token: str, options: argparse.Namespace) -> dict[str, 
     report["added"] = added
     report["settings"] = {"seconds": seconds, "concurrency": concurrency,
                           "stream_concurrency": options.stream_concurrency, "chunks": CHUNKS,
-                          "model_ms": options.model_ms}  # fmt: skip
+                          "model_ms": options.model_ms,
+                          # other work on the machine skews every figure but CPU per call
+                          "load_average": [load_before, os.getloadavg()[0]]}  # fmt: skip
     return report
 
 
@@ -324,7 +327,8 @@ def show(report: dict[str, Any]) -> None:
     settings = report["settings"]
     print(f"proxy bench: {settings['seconds']:.0f} s per phase, {settings['concurrency']} "
           f"concurrent calls (streams: {settings['stream_concurrency']}); the model phase's "
-          f"upstream answers after {settings['model_ms']} ms")  # fmt: skip
+          f"upstream answers after {settings['model_ms']} ms; machine load average "
+          f"{settings['load_average'][0]:.1f} → {settings['load_average'][1]:.1f}")  # fmt: skip
     for name in ("whole", "model", "stream"):
         for where in ("direct", "proxy"):
             figures = "  ".join(
