@@ -2,6 +2,7 @@
 openai client, requests that try to reach another host, and spans stored when the server stops."""
 
 import asyncio
+import json
 import secrets
 import time
 from pathlib import Path
@@ -213,3 +214,23 @@ def test_the_span_queue_stores_in_groups_and_drains(engine: Engine) -> None:
             connection.scalars(select(spans.c.span_id).where(spans.c.trace_id == trace_id))
         )
     assert stored == {record.span_id for record in records}
+
+
+def test_a_long_conversation_is_relayed_and_recorded(proxy_server: ProxyServer) -> None:
+    """Past 128 KiB the span is read in a worker thread; it records the same as for a short call."""
+    history = [
+        {"role": "user" if i % 2 else "assistant", "content": f"turn {i}: " + "é word " * 200}
+        for i in range(200)
+    ]
+    answer = httpx.post(
+        f"{proxy_server.base_url}/chat/completions",
+        content=json.dumps({"model": "fake-model", "messages": history}).encode(),
+        headers={"content-type": "application/json", **proxy_server.plaudit_headers()},
+        timeout=30,
+    )
+    assert answer.content == CHAT_ANSWER
+    assert len(proxy_server.upstream.seen[-1].body) > 128 * 1024
+    span = proxy_server.span(answer.headers["plaudit-trace-id"], answer.headers["plaudit-span-id"])
+    recorded = json.loads(span["attributes"]["gen_ai.input.messages"])
+    assert [m["parts"][0]["content"] for m in recorded] == [m["content"] for m in history]
+    assert span["attributes"]["gen_ai.usage.input_tokens"] == 12

@@ -27,7 +27,7 @@ import msgspec
 
 from plaudit.core.spans import SpanRecord
 from plaudit.errors import PlauditError
-from plaudit.proxy.answers import AnswerReader, EventStreamReader, reader_for
+from plaudit.proxy.answers import AnswerReader, EventStreamReader, WholeAnswerReader, reader_for
 from plaudit.proxy.call import ClientGone, ProjectCache, ProxyCall, Receive, prepare
 from plaudit.proxy.genai import OPERATIONS, json_object, request_attributes
 from plaudit.proxy.headers import answer_headers, upstream_headers
@@ -47,6 +47,8 @@ Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
 CONNECT_SECONDS: Final = 10.0
+# Past this many bytes of request and kept answer, a call's span is built in a worker thread.
+INLINE_SPAN_BYTES: Final = 128 * 1024
 
 
 class BadGateway(PlauditError):
@@ -97,7 +99,16 @@ class Proxy:
         try:
             await self._forward(call, outcome, receive, send)
         finally:
-            self.spans.add(call.principal.project, span_of(call, outcome, time.time_ns()))
+            end = time.time_ns()
+            if len(call.body) + _kept_answer_bytes(outcome) <= INLINE_SPAN_BYTES:
+                record = span_of(call, outcome, end)
+            else:
+                # Reading a long conversation (or a large answer) takes milliseconds: in a
+                # thread, the event loop gets the interpreter back every few milliseconds to
+                # relay other calls' chunks instead of waiting for the whole read.
+                with anyio.CancelScope(shield=True):
+                    record = await anyio.to_thread.run_sync(span_of, call, outcome, end)
+            self.spans.add(call.principal.project, record)
 
     async def _forward(
         self, call: ProxyCall, outcome: Outcome, receive: Receive, send: Send
@@ -194,6 +205,11 @@ async def _watch_caller(receive: Receive, relay: _Relay, scope: anyio.CancelScop
     if message["type"] == "http.disconnect" and not relay.done:
         relay.caller_gone = True
         scope.cancel()
+
+
+def _kept_answer_bytes(outcome: Outcome) -> int:
+    reader = outcome.reader
+    return reader.kept_bytes if isinstance(reader, WholeAnswerReader) else 0
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
