@@ -16,7 +16,6 @@ durability), so storing it adds nothing to the call's latency.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -40,8 +39,6 @@ from plaudit.proxy.upstream import (
 )
 from plaudit.server.problems import PROBLEM_JSON, problem_body
 from plaudit.server.state import ServerState
-
-log = logging.getLogger(__name__)
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]

@@ -186,8 +186,7 @@ class UpstreamClient:
             connection.writer.write(request)
             if connection.writer.transport.get_write_buffer_size():
                 # only a large body waits here; a small request has gone out with the write
-                async with asyncio.timeout(self.timeout):
-                    await connection.writer.drain()
+                await self._drain(connection)
             while not connection.headers_done:
                 data = await self.read(connection)
                 if not data:
@@ -197,6 +196,15 @@ class UpstreamClient:
             connection.close()
             raise
         return UpstreamAnswer(self, key, connection, head=method == "HEAD")
+
+    async def _drain(self, connection: _Connection) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await connection.writer.drain()
+        except TimeoutError:
+            raise UpstreamTimeout("the upstream took no more of the request in time") from None
+        except OSError as error:
+            raise UpstreamBroke(f"the upstream connection failed: {error}") from None
 
     async def read(self, connection: _Connection) -> bytes:
         """The next bytes from the upstream (b"" at its end); UpstreamTimeout past the timeout."""
