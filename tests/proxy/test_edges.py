@@ -4,6 +4,7 @@ openai client, requests that try to reach another host, and spans stored when th
 import asyncio
 import json
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from sqlalchemy import Engine, select
 
 from plaudit.core.spans import SpanRecord
 from plaudit.proxy.span_queue import SpanQueue
+from plaudit.server.app import create_app
 from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.schema import spans
-from plaudit.store.writer import Writer
-from tests.conftest import free_port, make_tokens, start_server
+from plaudit.store.writer import Call, Writer
+from tests.conftest import free_port, make_tokens, serve_app, start_server
 from tests.proxy.conftest import PROVIDER_KEY, ProxyServer
 from tests.proxy.fake_upstream import CHAT_ANSWER, STREAM_TEXTS, FakeUpstream
 
@@ -234,3 +236,55 @@ def test_a_long_conversation_is_relayed_and_recorded(proxy_server: ProxyServer) 
     recorded = json.loads(span["attributes"]["gen_ai.input.messages"])
     assert [m["parts"][0]["content"] for m in recorded] == [m["content"] for m in history]
     assert span["attributes"]["gen_ai.usage.input_tokens"] == 12
+
+
+def test_the_answer_does_not_wait_for_its_span(
+    database_url: str, fake_upstream: tuple[FakeUpstream, str], tmp_path: Path
+) -> None:
+    """While the database writer is busy, a proxied call is still answered at once; its span is
+    stored when the writer is free again."""
+    _, upstream_url = fake_upstream
+    if database_url.startswith("sqlite"):  # a file the module's own server does not hold
+        database_url = f"sqlite:///{tmp_path / 'own.db'}"
+    _, _, traces = make_tokens(database_url)
+    port = free_port()
+    settings = Settings(
+        database_url=database_url, port=port, proxy_upstreams={"fake": f"{upstream_url}/v1"}
+    )
+    app = create_app(settings)
+    server, thread = serve_app(app, port)
+    release = threading.Event()
+    try:
+        writer = app.state.plaudit.writer
+        busy = threading.Thread(target=writer.write_sync, args=(Call(lambda _: release.wait(30)),))
+        busy.start()
+        began = time.monotonic()
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/proxy/fake/chat/completions",
+            json={"model": "fake-model", "messages": MESSAGES},
+            headers={"Plaudit-Auth": f"Bearer {traces}"},
+            timeout=30,
+        )
+        assert answer.content == CHAT_ANSWER
+        assert time.monotonic() - began < 5  # the writer stays busy for up to 30 s
+        release.set()
+        busy.join(timeout=30)
+        span_id = answer.headers["plaudit-span-id"]
+        engine = create_database_engine(database_url)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                with engine.connect() as connection:
+                    found = connection.scalar(
+                        select(spans.c.span_id).where(spans.c.span_id == span_id)
+                    )
+                if found or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        finally:
+            engine.dispose()
+        assert found == span_id
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(timeout=30)
