@@ -288,3 +288,16 @@ def test_the_answer_does_not_wait_for_its_span(
         release.set()
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_cors_still_stands_in_front_of_the_proxy(proxy_server: ProxyServer) -> None:
+    """`/proxy/…` skips the framework's routing but not CORS: a foreign page's preflight is
+    refused by Plaudit, not forwarded upstream."""
+    before = len(proxy_server.upstream.seen)
+    preflight = httpx.options(
+        f"{proxy_server.base_url}/chat/completions",
+        headers={"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 403
+    assert "access-control-allow-origin" not in preflight.headers
+    assert len(proxy_server.upstream.seen) == before

@@ -16,6 +16,8 @@ durability), so storing it adds nothing to the call's latency.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import msgspec
+from sqlalchemy.exc import OperationalError
 
 from plaudit.core.spans import SpanRecord
 from plaudit.errors import PlauditError
@@ -37,8 +40,11 @@ from plaudit.proxy.upstream import (
     UpstreamError,
     UpstreamTimeout,
 )
-from plaudit.server.problems import PROBLEM_JSON, problem_body
-from plaudit.server.state import ServerState
+from plaudit.server.problems import PROBLEM_JSON, database_unavailable, problem_body
+from plaudit.server.state import ServerState, unavailable
+from plaudit.store.writer import WriterUnavailable
+
+log = logging.getLogger(__name__)
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -85,6 +91,12 @@ class Proxy:
         await self.client.aclose()
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        try:
+            await self._call(scope, receive, send)
+        except Exception as error:  # served ahead of the framework: its error handling is ours
+            await _last_resort(send, error, scope["path"])
+
+    async def _call(self, scope: Message, receive: Receive, send: Send) -> None:
         try:
             call = await prepare(self.state, self.cache, scope, receive)
         except PlauditError as error:
@@ -202,6 +214,22 @@ async def _watch_caller(receive: Receive, relay: _Relay, scope: anyio.CancelScop
     if message["type"] == "http.disconnect" and not relay.done:
         relay.caller_gone = True
         scope.cancel()
+
+
+async def _last_resort(send: Send, error: Exception, path: str) -> None:
+    """An error nothing else handled: a database or writer in trouble is a 503 to retry (as on
+    every other route), anything else a bug, logged and answered 500 without internals."""
+    problem: PlauditError
+    if isinstance(error, WriterUnavailable):
+        problem = unavailable(error)
+    elif isinstance(error, OperationalError):
+        problem = database_unavailable(error)
+    else:
+        log.exception("unhandled error on a proxied call to %s", path)
+        problem = PlauditError("the server failed; the error is in its log")
+    # If the answer had begun this send fails, and returning cuts the connection instead.
+    with contextlib.suppress(Exception):
+        await _send_problem(send, problem, path)
 
 
 def _kept_answer_bytes(outcome: Outcome) -> int:
