@@ -4,8 +4,8 @@ A plain ASGI app rather than a route so that the answer's bytes and headers pass
 the body is relayed as it comes (see `plaudit.proxy.forward`); the app is made per server on
 first use. `ProxyFirst` hands `/proxy/…` requests to it ahead of the framework's routing and
 middleware, behind CORS only: those layers took about a fifth of the event loop's time per
-proxied call (docs/performance-proxy.md), and the proxy answers its own errors. The mount below stays for the
-API reference and for a bare `/proxy`.
+proxied call (docs/performance-proxy.md), and the proxy answers its own errors. The mount
+below stays for the API reference and for a bare `/proxy`.
 """
 
 from typing import Any, Final
