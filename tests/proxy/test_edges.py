@@ -301,3 +301,45 @@ def test_cors_still_stands_in_front_of_the_proxy(proxy_server: ProxyServer) -> N
     assert preflight.status_code == 403
     assert "access-control-allow-origin" not in preflight.headers
     assert len(proxy_server.upstream.seen) == before
+
+
+def test_feedback_the_database_cannot_take_is_a_503_and_no_call(
+    database_url: str, fake_upstream: tuple[FakeUpstream, str], tmp_path: Path
+) -> None:
+    upstream, upstream_url = fake_upstream
+    if database_url.startswith("sqlite"):  # a file the module's own server does not hold
+        database_url = f"sqlite:///{tmp_path / 'own.db'}"
+    _, _, traces = make_tokens(database_url)
+    port = free_port()
+    settings = Settings(
+        database_url=database_url,
+        port=port,
+        proxy_upstreams={"fake": f"{upstream_url}/v1"},
+        write_timeout=0.5,
+    )
+    app = create_app(settings)
+    server, thread = serve_app(app, port)
+    release = threading.Event()
+    try:
+        writer = app.state.plaudit.writer
+        busy = threading.Thread(target=writer.write_sync, args=(Call(lambda _: release.wait(30)),))
+        busy.start()
+        before = len(upstream.seen)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/proxy/fake/chat/completions",
+            json={"model": "fake-model", "messages": MESSAGES},
+            headers={
+                "Plaudit-Auth": f"Bearer {traces}",
+                "Plaudit-Feedback": f"name=helpful; value=-1; span_id={secrets.token_hex(8)}",
+            },
+            timeout=30,
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["retry-after"]) > 0
+        assert answer.json()["instance"] == "/proxy/fake/chat/completions"
+        assert len(upstream.seen) == before  # the call was not made
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(timeout=30)
