@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -246,11 +247,13 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
 
         wait_ready(Server(server, port, workdir / "server.log"), began)
         wait_port(upstream_port)
-        return _phases(Ports(upstream_port, port, upstream.pid, server.pid), token, options)
+        report = _phases(Ports(upstream_port, port, upstream.pid, server.pid), token, options)
     finally:
         for process in (server, upstream):
             process.terminate()
             process.wait(timeout=30)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept (with the servers' logs) if the run failed
+    return report
 
 
 @dataclass(frozen=True)
