@@ -3,17 +3,24 @@
     python bench/proxy.py                 # 10 s per phase
     python bench/proxy.py --quick --json  # a few seconds per phase, machine-readable
 
-Starts a fake OpenAI-compatible upstream (its own process, answering at once) and `plaudit serve`
-with `PLAUDIT_PROXY_UPSTREAMS` pointing at it, as a user would; then, in the same run:
+Starts a fake OpenAI-compatible upstream and `plaudit serve` with `PLAUDIT_PROXY_UPSTREAMS`
+pointing at it, as a user would, each in its own process; the load comes from a third process
+(this script with `--drive`), so the load generator's CPU is not the server's. In the same run,
+each phase first straight to the upstream, then through the proxy, with the same load generator;
+the proxy's figure minus the direct one is what the proxy adds:
 
-  whole    non-streaming chat completions at a fixed number of concurrent calls (default 100),
-           first straight to the upstream, then through the proxy: latency p50/p99 and calls/s;
-           the proxy's figure minus the direct one is what the proxy adds
+  whole    non-streaming chat completions at a fixed number of concurrent calls (default 100), the
+           upstream answering at once: how many calls/s one server process relays (its capacity),
+           and latency, which in this closed loop is mostly the wait in line (concurrency ÷ calls/s)
+  model    the same, the upstream answering after `--model-ms` (default 500 ms, a short model
+           answer): the latency the proxy adds to real calls at that concurrency
   stream   streamed answers (20 chunks, 5 ms apart); each chunk carries the upstream's send time,
            so its delivery latency is measured chunk by chunk, direct and through the proxy
 
-Targets (docs/proxy.md): adds p50 ≤ 2 ms and p99 ≤ 10 ms to a non-streamed call at 100
-concurrent calls, and ≤ 1 ms to each streamed chunk. Every proxied call is also stored as a span.
+Each proxied phase also reports the server's CPU per call (`server_cpu_us_per_call`), which
+depends little on what else runs on the machine. Targets (docs/proxy.md): adds p50 ≤ 2 ms and
+p99 ≤ 10 ms to a non-streamed call at 100 concurrent calls, and ≤ 1 ms to each streamed chunk.
+Every proxied call is also stored as a span.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,16 +40,19 @@ from typing import Any
 
 from ingest import (  # type: ignore[import-not-found]
     Http,
+    cpu_seconds,
     create_token,
     free_port,
     percentile,
     plaudit_executable,
+    profiled,
     run_async,
     wait_ready,
 )
 
 CHUNKS = 20
 CHUNK_GAP = 0.005
+MODEL_HEADER = "x-bench-answer-after-ms"
 ANSWER = (
     b'{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench",'
     b'"choices":[{"index":0,"message":{"role":"assistant","content":"A short answer."},'
@@ -69,6 +80,9 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     if b'"stream": true' not in body:
+        for name, value in scope["headers"]:
+            if name == MODEL_HEADER.encode():  # a model takes this long to answer
+                await asyncio.sleep(int(value) / 1000)
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": ANSWER})
@@ -214,7 +228,7 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
-def run(seconds: float, concurrency: int, stream_concurrency: int) -> dict[str, Any]:
+def run(options: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-proxy-"))
     upstream_port, port = free_port(), free_port()
     upstream = spawn(
@@ -233,51 +247,105 @@ def run(seconds: float, concurrency: int, stream_concurrency: int) -> dict[str, 
 
         wait_ready(Server(server, port, workdir / "server.log"), began)
         wait_port(upstream_port)
-        return run_async(_phases(upstream_port, port, token, seconds, concurrency,
-                                 stream_concurrency))  # fmt: skip
+        report = _phases(Ports(upstream_port, port, upstream.pid, server.pid), token, options)
     finally:
         for process in (server, upstream):
             process.terminate()
             process.wait(timeout=30)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept (with the servers' logs) if the run failed
+    return report
 
 
-async def _phases(upstream_port: int, port: int, token: str, seconds: float, concurrency: int,
-                  stream_concurrency: int) -> dict[str, Any]:  # fmt: skip
+@dataclass(frozen=True)
+class Ports:
+    """Where the upstream and the server listen, and their process ids (for their CPU time)."""
+
+    upstream: int
+    server: int
+    upstream_pid: int
+    server_pid: int
+
+
+def drive(kind: str, port: int, path: str, headers: dict[str, str], seconds: float,
+          concurrency: int, pid: int, profile: Path | None = None,
+          name: str = "") -> dict[str, float]:  # fmt: skip
+    """One phase, loaded from another process; its summary, with `pid`'s CPU per call."""
+    command = [sys.executable, __file__, "--drive", json.dumps(
+        {"kind": kind, "port": port, "path": path, "headers": headers, "seconds": seconds,
+         "concurrency": concurrency})]  # fmt: skip
+    cpu = cpu_seconds(pid)
+    with profiled(pid, profile, name):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the load generator failed:\n{done.stderr[-4000:]}")
+    summary: dict[str, float] = json.loads(done.stdout)
+    calls = summary["calls_per_s"] * summary["seconds"]
+    if calls:
+        summary["server_cpu_us_per_call"] = (cpu_seconds(pid) - cpu) / calls * 1e6
+    return summary
+
+
+def load(spec: dict[str, Any]) -> dict[str, float]:
+    """Run one phase in this process (`--drive`): what `drive` reads."""
+    phase_of = whole_phase if spec["kind"] == "whole" else stream_phase
+    phase = run_async(phase_of(spec["port"], spec["path"], spec["headers"], spec["seconds"],
+                               spec["concurrency"]))  # fmt: skip
+    return {**phase.summary(), "seconds": phase.seconds}
+
+
+def _phases(ports: Ports, token: str, options: argparse.Namespace) -> dict[str, Any]:
+    seconds, concurrency = options.seconds, options.concurrency
     auth = {"Authorization": "Bearer sk-provider-key", "Plaudit-Auth": f"Bearer {token}"}
+    model = {**auth, MODEL_HEADER: str(options.model_ms)}
     direct, proxied = "/v1/chat/completions", "/proxy/bench/chat/completions"
-    await whole_phase(port, proxied, auth, min(1.0, seconds), 4)  # warm both up
-    phases = {
-        "whole_direct": await whole_phase(upstream_port, direct, auth, seconds, concurrency),
-        "whole_proxy": await whole_phase(port, proxied, auth, seconds, concurrency),
-        "stream_direct": await stream_phase(upstream_port, direct, auth, seconds,
-                                            stream_concurrency),
-        "stream_proxy": await stream_phase(port, proxied, auth, seconds, stream_concurrency),
-    }  # fmt: skip
-    report: dict[str, Any] = {name: phase.summary() for name, phase in phases.items()}
-    whole_d, whole_p = report["whole_direct"], report["whole_proxy"]
-    stream_d, stream_p = report["stream_direct"], report["stream_proxy"]
-    report["added"] = {
-        "p50_ms": whole_p["p50_ms"] - whole_d["p50_ms"],
-        "p99_ms": whole_p["p99_ms"] - whole_d["p99_ms"],
-        "chunk_p50_ms": stream_p["chunk_p50_ms"] - stream_d["chunk_p50_ms"],
-        "chunk_p99_ms": stream_p["chunk_p99_ms"] - stream_d["chunk_p99_ms"],
-    }
+    up, server = (ports.upstream, ports.upstream_pid), (ports.server, ports.server_pid)
+    drive("whole", ports.server, proxied, auth, min(1.0, seconds), 4, ports.server_pid)  # warm up
+    report: dict[str, Any] = {}
+    load_before = os.getloadavg()[0]
+    for name, kind, headers, calls in (
+        ("whole", "whole", auth, concurrency),
+        ("model", "whole", model, concurrency),
+        ("stream", "stream", auth, options.stream_concurrency),
+    ):
+        for where, (port, pid), path in (("direct", up, direct), ("proxy", server, proxied)):
+            profile = options.profile if where == "proxy" else None
+            report[f"{name}_{where}"] = drive(kind, port, path, headers, seconds, calls, pid,
+                                              profile, name)  # fmt: skip
+    added: dict[str, float] = {}
+    for name in ("whole", "model", "stream"):
+        d, p = report[f"{name}_direct"], report[f"{name}_proxy"]
+        for figure in ("p50_ms", "p99_ms", "chunk_p50_ms", "chunk_p99_ms"):
+            if figure in d and figure in p:
+                added[f"{name}_{figure}"] = p[figure] - d[figure]
+    report["added"] = added
     report["settings"] = {"seconds": seconds, "concurrency": concurrency,
-                          "stream_concurrency": stream_concurrency, "chunks": CHUNKS}  # fmt: skip
+                          "stream_concurrency": options.stream_concurrency, "chunks": CHUNKS,
+                          "model_ms": options.model_ms,
+                          # other work on the machine skews every figure but CPU per call
+                          "load_average": [load_before, os.getloadavg()[0]]}  # fmt: skip
     return report
 
 
 def show(report: dict[str, Any]) -> None:
     settings = report["settings"]
     print(f"proxy bench: {settings['seconds']:.0f} s per phase, {settings['concurrency']} "
-          f"concurrent calls (streams: {settings['stream_concurrency']})")  # fmt: skip
-    for name in ("whole_direct", "whole_proxy", "stream_direct", "stream_proxy"):
-        figures = "  ".join(f"{k}={v:,.2f}" for k, v in report[name].items())
-        print(f"  {name:<14} {figures}")
+          f"concurrent calls (streams: {settings['stream_concurrency']}); the model phase's "
+          f"upstream answers after {settings['model_ms']} ms; machine load average "
+          f"{settings['load_average'][0]:.1f} → {settings['load_average'][1]:.1f}")  # fmt: skip
+    for name in ("whole", "model", "stream"):
+        for where in ("direct", "proxy"):
+            figures = "  ".join(
+                f"{k}={v:,.2f}" for k, v in report[f"{name}_{where}"].items() if k != "seconds"
+            )
+            print(f"  {name}_{where:<8} {figures}")
     added = report["added"]
-    print(f"  added by the proxy: p50 {added['p50_ms']:.2f} ms (target ≤ 2), "
-          f"p99 {added['p99_ms']:.2f} ms (≤ 10), per streamed chunk p50 "
-          f"{added['chunk_p50_ms']:.2f} ms / p99 {added['chunk_p99_ms']:.2f} ms (≤ 1)")  # fmt: skip
+    print("  added by the proxy (targets: p50 ≤ 2 ms, p99 ≤ 10 ms, ≤ 1 ms per streamed chunk):")
+    print(f"    upstream answering at once: p50 {added['whole_p50_ms']:.2f} ms, "
+          f"p99 {added['whole_p99_ms']:.2f} ms (mostly waiting in line: see calls/s)")  # fmt: skip
+    print(f"    upstream answering after {settings['model_ms']} ms: p50 "
+          f"{added['model_p50_ms']:.2f} ms, p99 {added['model_p99_ms']:.2f} ms")  # fmt: skip
+    print(f"    per streamed chunk: p50 {added['stream_chunk_p50_ms']:.2f} ms, "
+          f"p99 {added['stream_chunk_p99_ms']:.2f} ms")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,14 +356,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 s per phase (for tests)")
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--stream-concurrency", type=int, default=10)
+    parser.add_argument(
+        "--model-ms", type=int, default=500, help="the model phase's upstream answers this late"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy the server in each proxied phase"
+    )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.serve_upstream:
         serve_upstream(options.serve_upstream)
         return 0
-    seconds = 2.0 if options.quick else options.seconds
-    report = run(seconds, options.concurrency, options.stream_concurrency)
+    if options.drive:
+        print(json.dumps(load(json.loads(options.drive))))
+        return 0
+    if options.quick:
+        options.seconds = 2.0
+    if options.profile:
+        options.profile.mkdir(parents=True, exist_ok=True)
+    report = run(options)
     if options.json:
         print(json.dumps(report, indent=2))
     else:

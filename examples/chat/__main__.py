@@ -8,6 +8,7 @@ import time
 
 import uvicorn
 from examples.chat.app import create_app
+from examples.chat.proxied import ProxiedModel
 
 
 def _exit_with_parent() -> None:
@@ -30,6 +31,18 @@ def main() -> None:
     )
     parser.add_argument("--token", default=os.environ.get("PLAUDIT_TOKEN"))
     parser.add_argument("--browser-token", default=os.environ.get("PLAUDIT_BROWSER_TOKEN"))
+    parser.add_argument(
+        "--proxy-url",
+        default=os.environ.get("CHAT_PROXY_URL"),
+        help="Ask a real model through Plaudit's proxy at this base URL "
+        "(e.g. http://127.0.0.1:8000/proxy/openai) instead of the canned answers.",
+    )
+    parser.add_argument("--model", default=os.environ.get("CHAT_MODEL", "gpt-4o-mini"))
+    parser.add_argument(
+        "--provider-key",
+        default=os.environ.get("OPENAI_API_KEY"),
+        help="The model provider's key, sent upstream as Authorization (default $OPENAI_API_KEY).",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument(
@@ -42,7 +55,10 @@ def main() -> None:
         _exit_with_parent()
     # The SDK's HTTP requests are routine; keep the terminal for what the user should read.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = create_app(args.plaudit_url, args.token, args.browser_token)
+    model = None
+    if args.proxy_url:
+        model = ProxiedModel(args.proxy_url, args.model, args.token, args.provider_key)
+    app = create_app(args.plaudit_url, args.token, args.browser_token, model)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

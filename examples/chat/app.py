@@ -8,6 +8,9 @@ comment (text `comment`), copy and regenerate (signals `copy`, `regenerate`) and
 (correction `correction`).
 
     python -m examples.chat --plaudit-url http://127.0.0.1:8000 --port 8001
+
+With `--proxy-url` the answers come from a real model asked through Plaudit's proxy, and the
+page rates the proxy's span (`examples/chat/proxied.py`).
 """
 
 import json
@@ -16,6 +19,7 @@ from typing import Any
 
 import msgspec
 from examples.chat import fake_llm
+from examples.chat.proxied import ModelFailed, ProxiedModel, answer_through_proxy
 from litestar import Litestar, get, post
 from litestar.params import JSONBody
 from litestar.response import Response
@@ -69,12 +73,16 @@ def render_page(plaudit_url: str, browser_token: str | None) -> str:
 
 
 def create_app(
-    plaudit_url: str, token: str | None = None, browser_token: str | None = None
+    plaudit_url: str,
+    token: str | None = None,
+    browser_token: str | None = None,
+    model: ProxiedModel | None = None,
 ) -> Litestar:
     """The chat app, tracing to and rating on the Plaudit server at `plaudit_url`.
 
     `token` needs `traces:write` and `feedback:write` (none for a `--dev` server);
     `browser_token` is an optional `pk_` token for the page — per-span tokens work without it.
+    With `model`, answers come from that model through Plaudit's proxy, not the canned ones.
     """
     public_url = plaudit_url.rstrip("/")
 
@@ -83,8 +91,17 @@ def create_app(
         return Response(render_page(public_url, browser_token), media_type="text/html")
 
     @post("/api/chat")
-    async def chat(data: JSONBody[Message]) -> dict[str, Any]:
-        return answer(data)
+    async def chat(data: JSONBody[Message]) -> Response[dict[str, Any]]:
+        if model is None:
+            return Response(answer(data))
+        try:
+            return Response(
+                await answer_through_proxy(
+                    model, data.message, data.user_id, data.conversation_id, data.attempt
+                )
+            )
+        except ModelFailed as error:
+            return Response({"error": str(error)}, status_code=502)
 
     @get("/healthz")
     async def healthz() -> dict[str, str]:

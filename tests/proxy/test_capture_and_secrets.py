@@ -88,7 +88,7 @@ def test_the_provider_key_is_never_stored_or_logged(
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
     env.update(
-        PLAUDIT_PROXY_UPSTREAMS=f"fake={upstream_url}/v1",
+        PLAUDIT_PROXY_UPSTREAMS=f"fake={upstream_url}/v1,nowhere=http://127.0.0.1:{free_port()}",
         PLAUDIT_LOG_LEVEL="debug",
         PLAUDIT_ACCESS_LOG="true",
     )
@@ -109,9 +109,11 @@ def test_the_provider_key_is_never_stored_or_logged(
             time.sleep(0.05)
         headers = {"authorization": f"Bearer {PROVIDER_KEY}", "Plaudit-Auth": f"Bearer {traces}"}
         trace_ids = []
-        for model, stream in (("fake-model", False), ("fake-model", True), ("error-401", False)):
+        calls = [("fake", "fake-model", False), ("fake", "fake-model", True),
+                 ("fake", "error-401", False), ("nowhere", "fake-model", False)]  # fmt: skip
+        for upstream, model, stream in calls:
             answer = httpx.post(
-                f"{base}/proxy/fake/chat/completions",
+                f"{base}/proxy/{upstream}/chat/completions",
                 json={"model": model, "messages": MESSAGES, "stream": stream},
                 headers=headers,
             )
@@ -127,6 +129,10 @@ def test_the_provider_key_is_never_stored_or_logged(
     assert "secret question" in written  # the dump holds the captured messages: it is complete
     assert PROVIDER_KEY not in written
     assert PROVIDER_KEY[-12:] not in written
+    # and byte for byte in every file the server wrote (the SQLite file and its journal too)
+    for path in tmp_path.iterdir():
+        if path.is_file():
+            assert PROVIDER_KEY[-12:].encode() not in path.read_bytes(), path.name
 
 
 def dump(database_url: str) -> str:

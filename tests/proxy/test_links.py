@@ -64,6 +64,44 @@ def test_a_per_span_token_lets_the_browser_rate_that_answer(proxy_server: ProxyS
     assert event["link_status"] == "linked"
 
 
+def test_the_token_names_the_calls_user_and_conversation(proxy_server: ProxyServer) -> None:
+    """The browser client sends the links' conversation with the feedback, as for SDK spans."""
+    answer = chat(
+        proxy_server,
+        **{"Plaudit-Feedback-Token": "request", "Plaudit-User-Id": "user-5",
+           "Plaudit-Conversation-Id": "conv-12"},
+    )  # fmt: skip
+    span_id, token = answer.headers["plaudit-span-id"], answer.headers["plaudit-feedback-token"]
+
+    def send(**fields: str) -> httpx.Response:
+        return httpx.post(
+            f"{proxy_server.url}/v1/feedback",
+            json={"name": "helpful", "value": "up", "span_id": span_id, **fields},
+            headers={"authorization": f"Bearer {token}"},
+        )
+
+    sent = send(conversation_id="conv-12", user_id="user-5")
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["status"] == "created"
+    assert send(conversation_id="conv-other").status_code == 403
+    with proxy_server.api() as api:
+        (event,) = api.get("/v1/feedback", params={"span_id": span_id}).json()["items"]
+    assert (event["conversation_id"], event["user_id"]) == ("conv-12", "user-5")
+
+
+def test_a_token_for_an_overlong_conversation_is_refused(proxy_server: ProxyServer) -> None:
+    answer = httpx.post(
+        f"{proxy_server.base_url}/chat/completions",
+        json={"model": "fake-model", "messages": MESSAGES},
+        headers=proxy_server.plaudit_headers(
+            **{"Plaudit-Feedback-Token": "request", "Plaudit-Conversation-Id": "c" * 5000}
+        ),
+    )
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "Plaudit-Conversation-Id" in answer.json()["detail"]
+
+
 def test_plaudit_feedback_on_a_later_call_rates_an_earlier_span(proxy_server: ProxyServer) -> None:
     trace_id = secrets.token_hex(16)
     traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"

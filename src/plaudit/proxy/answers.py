@@ -10,12 +10,11 @@ but not read.
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any, Final, Protocol
 
 from plaudit.core.genai import OUTPUT_MESSAGES
-from plaudit.proxy.genai import answer_attributes, json_object, usage_attributes
+from plaudit.proxy.genai import answer_attributes, json_object, json_text, usage_attributes
 
 MAX_RECORDED_BYTES: Final = 8 * 1024 * 1024
 _MAX_EVENT_BYTES: Final = 1024 * 1024
@@ -88,6 +87,11 @@ class WholeAnswerReader:
         self._size += len(chunk)
         if self._size <= MAX_RECORDED_BYTES:
             self._parts.append(chunk)
+
+    @property
+    def kept_bytes(self) -> int:
+        """How much of the answer will be read at the end."""
+        return self._size if self._size <= MAX_RECORDED_BYTES else 0
 
     def attributes(self) -> dict[str, Any]:
         if self._size > MAX_RECORDED_BYTES:
@@ -172,9 +176,8 @@ class EventStreamReader:
                 self._reasons[i] for i in sorted(self._reasons)
             ]
         if self._capture and (self._texts or self._reasons):
-            found[OUTPUT_MESSAGES] = json.dumps(
-                [self._output(i) for i in sorted(set(self._texts) | set(self._reasons))],
-                ensure_ascii=False,
+            found[OUTPUT_MESSAGES] = json_text(
+                [self._output(i) for i in sorted(set(self._texts) | set(self._reasons))]
             )
         return found
 

@@ -23,6 +23,7 @@ from plaudit.core.access import Principal, Scope, looks_like_token
 from plaudit.core.feedback import Source
 from plaudit.core.feedback_tokens import (
     DEFAULT_TTL_SECONDS,
+    MAX_CONVERSATION_CHARS,
     SigningKey,
     key_secret,
     mint,
@@ -264,12 +265,21 @@ def _header_problem(index: int, issues: list[Issue]) -> ValidationFailed:
 
 async def _token(state: ServerState, cache: ProjectCache, call: ProxyCall) -> str:
     project = call.principal.project
+    conversation = call.headers.conversation_id
+    if conversation is not None and len(conversation) > MAX_CONVERSATION_CHARS:
+        raise BadRequest(
+            f"Plaudit-Conversation-Id is at most {MAX_CONVERSATION_CHARS} characters "
+            "when a feedback token is requested"
+        )
     key = await cache.signing_key(state, project)
+    # The token names the span's user and conversation, as the SDK's does for `span.links()`:
+    # the browser client sends both with the feedback, and the server holds them to the token.
     claims = new_claims(
         project,
         call.trace_id,
         call.span_id,
         ttl_seconds=DEFAULT_TTL_SECONDS,
         user_id=call.headers.user_id,
+        conversation_id=conversation,
     )
     return mint(key.key_id, key.secret, claims)

@@ -9,38 +9,40 @@ after its answer has begun, the caller's connection is cut the same way; if the 
 the upstream call is cancelled. In every case the span records what happened (`error.type`,
 `http.response.status_code`).
 
-The span is stored once the answer's last byte has been sent, so storing it adds nothing to the
-call's latency; it is queryable a few milliseconds later.
+The span is queued once the answer's last byte has been sent and stored with the other calls'
+spans a few milliseconds later (`plaudit.proxy.span_queue`, which says what that means for its
+durability), so storing it adds nothing to the call's latency.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
 import msgspec
+from sqlalchemy.exc import OperationalError
 
 from plaudit.core.spans import SpanRecord
 from plaudit.errors import PlauditError
-from plaudit.proxy.answers import AnswerReader, EventStreamReader, reader_for
+from plaudit.proxy.answers import AnswerReader, EventStreamReader, WholeAnswerReader, reader_for
 from plaudit.proxy.call import ClientGone, ProjectCache, ProxyCall, Receive, prepare
 from plaudit.proxy.genai import OPERATIONS, json_object, request_attributes
 from plaudit.proxy.headers import answer_headers, upstream_headers
+from plaudit.proxy.span_queue import SpanQueue
 from plaudit.proxy.upstream import (
     UpstreamAnswer,
     UpstreamClient,
     UpstreamError,
     UpstreamTimeout,
 )
-from plaudit.server.problems import PROBLEM_JSON, problem_body
-from plaudit.server.state import ServerState
-from plaudit.store.spans import StoreSpans
-from plaudit.store.writer import WriterBusy
+from plaudit.server.problems import PROBLEM_JSON, database_unavailable, problem_body
+from plaudit.server.state import ServerState, unavailable
+from plaudit.store.writer import WriterUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
 CONNECT_SECONDS: Final = 10.0
+# Past this many bytes of request and kept answer, a call's span is built in a worker thread.
+INLINE_SPAN_BYTES: Final = 128 * 1024
 
 
 class BadGateway(PlauditError):
@@ -79,12 +83,20 @@ class Proxy:
         self.cache = ProjectCache()
         timeout = state.settings.proxy_timeout
         self.client = UpstreamClient(timeout, min(CONNECT_SECONDS, timeout))
+        self.spans = SpanQueue(state.writer)
 
     async def aclose(self) -> None:
-        """Close the upstream connections."""
+        """Store the spans still queued; close the upstream connections."""
+        await self.spans.drain()
         await self.client.aclose()
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        try:
+            await self._call(scope, receive, send)
+        except Exception as error:  # served ahead of the framework: its error handling is ours
+            await _last_resort(send, error, scope["path"])
+
+    async def _call(self, scope: Message, receive: Receive, send: Send) -> None:
         try:
             call = await prepare(self.state, self.cache, scope, receive)
         except PlauditError as error:
@@ -96,8 +108,16 @@ class Proxy:
         try:
             await self._forward(call, outcome, receive, send)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._record(call, outcome)
+            end = time.time_ns()
+            if len(call.body) + _kept_answer_bytes(outcome) <= INLINE_SPAN_BYTES:
+                record = span_of(call, outcome, end)
+            else:
+                # Reading a long conversation (or a large answer) takes milliseconds: in a
+                # thread, the event loop gets the interpreter back every few milliseconds to
+                # relay other calls' chunks instead of waiting for the whole read.
+                with anyio.CancelScope(shield=True):
+                    record = await anyio.to_thread.run_sync(span_of, call, outcome, end)
+            self.spans.add(call.principal.project, record)
 
     async def _forward(
         self, call: ProxyCall, outcome: Outcome, receive: Receive, send: Send
@@ -160,15 +180,6 @@ class Proxy:
         if relayed.caller_gone:
             outcome.error = "cancelled"
 
-    async def _record(self, call: ProxyCall, outcome: Outcome) -> None:
-        record = span_of(call, outcome, time.time_ns())
-        try:
-            await self.state.writer.write(
-                StoreSpans(call.principal.project, [record], datetime.now(UTC))
-            )
-        except WriterBusy:
-            log.warning("proxy span %s not stored: the writer is busy", call.span_id)
-
 
 class _Relay:
     """Copies the upstream's body to the caller as it comes."""
@@ -203,6 +214,27 @@ async def _watch_caller(receive: Receive, relay: _Relay, scope: anyio.CancelScop
     if message["type"] == "http.disconnect" and not relay.done:
         relay.caller_gone = True
         scope.cancel()
+
+
+async def _last_resort(send: Send, error: Exception, path: str) -> None:
+    """An error nothing else handled: a database or writer in trouble is a 503 to retry (as on
+    every other route), anything else a bug, logged and answered 500 without internals."""
+    problem: PlauditError
+    if isinstance(error, WriterUnavailable):
+        problem = unavailable(error)
+    elif isinstance(error, OperationalError):
+        problem = database_unavailable(error)
+    else:
+        log.exception("unhandled error on a proxied call to %s", path)
+        problem = PlauditError("the server failed; the error is in its log")
+    # If the answer had begun this send fails, and returning cuts the connection instead.
+    with contextlib.suppress(Exception):
+        await _send_problem(send, problem, path)
+
+
+def _kept_answer_bytes(outcome: Outcome) -> int:
+    reader = outcome.reader
+    return reader.kept_bytes if isinstance(reader, WholeAnswerReader) else 0
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+import msgspec
+
 from plaudit.core.genai import INPUT_MESSAGES, OUTPUT_MESSAGES, text_message
 
 OPERATIONS: Final = {
@@ -44,10 +46,23 @@ def endpoint_of(path: str) -> str | None:
 def json_object(body: bytes) -> dict[str, Any] | None:
     """A body as a JSON object, or None when it is not one."""
     try:
-        value = json.loads(body)
-    except ValueError:
-        return None
+        # msgspec reads a long conversation about 5 times faster than json, and this runs on
+        # the event loop
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        try:  # what msgspec refuses and json reads (NaN, integers past 64 bits)
+            value = json.loads(body)
+        except ValueError:
+            return None
     return value if isinstance(value, dict) else None
+
+
+def json_text(value: Any) -> str:
+    """`value` as JSON text, non-ASCII characters kept as they are (an attribute's value)."""
+    try:
+        return msgspec.json.encode(value).decode()
+    except (TypeError, OverflowError):  # not expected of parsed JSON; json says it plainly
+        return json.dumps(value, ensure_ascii=False)
 
 
 def request_attributes(
@@ -64,7 +79,7 @@ def request_attributes(
         if isinstance(value, int | float) and not isinstance(value, bool):
             found[attribute] = value
     if capture and (messages := input_messages(endpoint, body)):
-        found[INPUT_MESSAGES] = json.dumps(messages, ensure_ascii=False)
+        found[INPUT_MESSAGES] = json_text(messages)
     return found
 
 
@@ -139,9 +154,7 @@ def answer_attributes(body: dict[str, Any] | None, capture: bool) -> dict[str, A
         found["gen_ai.response.finish_reasons"] = reasons
     found.update(usage_attributes(body.get("usage")))
     if capture and choices:
-        found[OUTPUT_MESSAGES] = json.dumps(
-            [_choice_message(c) for c in choices], ensure_ascii=False
-        )
+        found[OUTPUT_MESSAGES] = json_text([_choice_message(c) for c in choices])
     return found
 
 
@@ -177,7 +190,7 @@ def _response_api_attributes(body: dict[str, Any], capture: bool) -> dict[str, A
             if isinstance(item, dict) and item.get("type") == "message"
         ]
         if messages:
-            found[OUTPUT_MESSAGES] = json.dumps(messages, ensure_ascii=False)
+            found[OUTPUT_MESSAGES] = json_text(messages)
     return found
 
 

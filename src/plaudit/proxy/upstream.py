@@ -184,7 +184,9 @@ class UpstreamClient:
     ) -> UpstreamAnswer:
         try:
             connection.writer.write(request)
-            await asyncio.wait_for(connection.writer.drain(), self.timeout)
+            if connection.writer.transport.get_write_buffer_size():
+                # only a large body waits here; a small request has gone out with the write
+                await self._drain(connection)
             while not connection.headers_done:
                 data = await self.read(connection)
                 if not data:
@@ -195,10 +197,21 @@ class UpstreamClient:
             raise
         return UpstreamAnswer(self, key, connection, head=method == "HEAD")
 
+    async def _drain(self, connection: _Connection) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await connection.writer.drain()
+        except TimeoutError:
+            raise UpstreamTimeout("the upstream took no more of the request in time") from None
+        except OSError as error:
+            raise UpstreamBroke(f"the upstream connection failed: {error}") from None
+
     async def read(self, connection: _Connection) -> bytes:
         """The next bytes from the upstream (b"" at its end); UpstreamTimeout past the timeout."""
         try:
-            return await asyncio.wait_for(connection.reader.read(_READ_BYTES), self.timeout)
+            # asyncio.timeout, not wait_for: before Python 3.12 wait_for makes a task per read
+            async with asyncio.timeout(self.timeout):
+                return await connection.reader.read(_READ_BYTES)
         except TimeoutError:
             raise UpstreamTimeout("the upstream sent nothing in time") from None
         except OSError as error:

@@ -165,7 +165,7 @@ def create_app(settings: Settings) -> Litestar:
 
         return middleware
 
-    return Litestar(
+    return proxy.ProxyFirst(
         route_handlers=[*ROUTES, problem_type, openapi_json, *console_routes()],
         lifespan=[lifespan],
         middleware=[cors],
