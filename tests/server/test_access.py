@@ -430,7 +430,8 @@ def test_token_origins_replace_the_server_default(
 
 def plain_environment() -> dict[str, str]:
     """This process's environment without any PLAUDIT_ setting that could change the outcome."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
+    return {**plain, "PLAUDIT_GRPC_PORT": "0"}  # no gRPC port shared between test servers
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

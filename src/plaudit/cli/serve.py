@@ -22,6 +22,14 @@ Host = Annotated[
 Port = Annotated[
     int | None, typer.Option(help="Port [env: PLAUDIT_PORT; default 8000]", show_default=False)
 ]
+GrpcPort = Annotated[
+    int | None,
+    typer.Option(
+        help="OTLP/gRPC port, 0 for none; needs plaudit[grpc] [env: PLAUDIT_GRPC_PORT; "
+        "default 4317]",
+        show_default=False,
+    ),
+]
 Dev = Annotated[
     bool | None,
     typer.Option(
@@ -137,6 +145,7 @@ def _shared_console_secret(settings: Settings) -> Settings:
 def serve(
     host: Host = None,
     port: Port = None,
+    grpc_port: GrpcPort = None,
     database_url: DatabaseUrl = None,
     dev: Dev = None,
     demo: Annotated[
@@ -150,8 +159,9 @@ def serve(
     """Run the Plaudit server (migrates the database first)."""
     run(
         _settings(
-            host=host, port=port, database_url=database_url, dev=dev, demo=demo,
-            log_level=log_level, log_format=log_format, access_log=access_log, workers=workers,
+            host=host, port=port, grpc_port=grpc_port, database_url=database_url, dev=dev,
+            demo=demo, log_level=log_level, log_format=log_format, access_log=access_log,
+            workers=workers,
         )
     )  # fmt: skip
 
