@@ -79,6 +79,7 @@ def run(settings: Settings) -> None:
 
     from plaudit.server.app import create_app
     from plaudit.server.logs import configure
+    from plaudit.server.otlp_grpc import port_problem as grpc_port_problem
     from plaudit.store.database import DatabaseInUse, ServerClaim
 
     configure(settings.log_level, settings.log_format, settings.access_log)
@@ -86,6 +87,9 @@ def run(settings: Settings) -> None:
         claim = ServerClaim(settings.database_url)  # before the demo load writes to the file
     except DatabaseInUse as error:
         raise fail(str(error)) from None
+    if problem := grpc_port_problem(settings):
+        claim.release()
+        raise fail(problem)
     if settings.demo:
         from plaudit.demo import load_demo
 

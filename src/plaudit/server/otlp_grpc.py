@@ -14,7 +14,9 @@ the port with SO_REUSEPORT and the kernel spreads connections among them (docs/d
 with one, the option is off, so a port another server holds is an error, not a silent share.
 """
 
+import importlib.util
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
@@ -30,6 +32,7 @@ from plaudit.ingest.otlp_logs import encode_logs_success
 from plaudit.server.auth import bearer_token, principal_of, require
 from plaudit.server.otlp_intake import Refusal, refusal, take_logs, take_metrics, take_traces
 from plaudit.server.state import ServerState
+from plaudit.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,28 @@ _STOP_GRACE_SECONDS: Final = 5.0
 
 class GrpcPortUnavailable(RuntimeError):
     """The gRPC port cannot be listened on (in use, or not ours to take)."""
+
+
+def port_problem(settings: Settings) -> str | None:
+    """Why the gRPC port cannot be listened on, found before the server starts (so `plaudit
+    serve` can say it in one line), or None — also when gRPC is off or not installed."""
+    if not settings.grpc_port or importlib.util.find_spec("grpc") is None:
+        return None
+    host = settings.host
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind((host, settings.grpc_port))
+        except OSError as error:
+            return _unavailable(_address(host, settings.grpc_port), error.strerror or str(error))
+    return None
+
+
+def _unavailable(address: str, why: str) -> str:
+    return (
+        f"cannot listen for OTLP/gRPC on {address}: {why} (choose another port with "
+        "--grpc-port or PLAUDIT_GRPC_PORT, or 0 to turn OTLP/gRPC off)"
+    )
 
 
 async def start_grpc(state: ServerState) -> Any | None:
@@ -78,10 +103,7 @@ async def start_grpc(state: ServerState) -> Any | None:
     except RuntimeError:
         bound = 0
     if not bound:
-        raise GrpcPortUnavailable(
-            f"cannot listen for OTLP/gRPC on {address}: the port is in use or not allowed "
-            "(choose another with --grpc-port or PLAUDIT_GRPC_PORT, or 0 to turn gRPC off)"
-        )
+        raise GrpcPortUnavailable(_unavailable(address, "the port is in use or not allowed"))
     await server.start()
     log.info("OTLP/gRPC on %s", address)
     return server
