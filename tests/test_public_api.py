@@ -9,10 +9,10 @@ import plaudit.sdk
 from plaudit.sdk import AsyncClient, Client, Span, SpanLinks
 
 PUBLIC = [
-    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "Feedback",
-    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Span", "SpanLinks",
-    "datasets", "enrich_span", "enrich_trace", "feedback_token", "flush", "init", "queues", "send",
-    "shutdown", "span",
+    "ApiError", "AsyncClient", "CapturedSpan", "CapturedSpans", "Client", "Datasets",
+    "DeliveryFailed", "Feedback", "FeedbackDropped", "FeedbackRejected", "PlauditSdkError",
+    "Queues", "Span", "SpanLinks", "capture_spans", "datasets", "enrich_span", "enrich_trace",
+    "feedback_token", "flush", "init", "queues", "send", "shutdown", "span",
 ]  # fmt: skip
 
 
@@ -70,5 +70,5 @@ def test_enrichment_takes_one_argument_order_everywhere() -> None:
 def test_links_are_a_typed_dict() -> None:
     assert get_type_hints(Span.links)["return"] is SpanLinks
     assert set(get_type_hints(SpanLinks)) == {
-        "trace_id", "span_id", "conversation_id", "capability", "step",
+        "trace_id", "span_id", "conversation_id", "capability", "step", "response_id",
     }  # fmt: skip

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from plaudit.sdk import (
         ApiError,
         AsyncClient,
+        CapturedSpan,
+        CapturedSpans,
         Client,
         Datasets,
         DeliveryFailed,
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
         Queues,
         Span,
         SpanLinks,
+        capture_spans,
         datasets,
         enrich_span,
         enrich_trace,
@@ -37,10 +40,10 @@ if TYPE_CHECKING:
 
 # The same curated names as `plaudit.sdk.__all__`, plus the version (tests/test_public_api.py).
 __all__ = [
-    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "Feedback",
-    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Span", "SpanLinks",
-    "__version__", "datasets", "enrich_span", "enrich_trace", "feedback_token", "flush", "init",
-    "queues", "send", "shutdown", "span",
+    "ApiError", "AsyncClient", "CapturedSpan", "CapturedSpans", "Client", "Datasets",
+    "DeliveryFailed", "Feedback", "FeedbackDropped", "FeedbackRejected", "PlauditSdkError",
+    "Queues", "Span", "SpanLinks", "__version__", "capture_spans", "datasets", "enrich_span",
+    "enrich_trace", "feedback_token", "flush", "init", "queues", "send", "shutdown", "span",
 ]  # fmt: skip
 
 _SDK_NAMES = frozenset(__all__) - {"__version__"}

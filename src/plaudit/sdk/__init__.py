@@ -17,6 +17,7 @@ from plaudit.sdk._safety import (
     FeedbackRejected,
     PlauditSdkError,
 )
+from plaudit.sdk.capture import CapturedSpan, CapturedSpans, capture_spans
 from plaudit.sdk.client import AsyncClient, Client, SpanLinks, send
 from plaudit.sdk.feedback import Feedback
 from plaudit.sdk.loop import ApiError, Datasets, Queues, datasets, queues
@@ -34,6 +35,8 @@ from plaudit.sdk.tracing import (
 __all__ = [
     "ApiError",
     "AsyncClient",
+    "CapturedSpan",
+    "CapturedSpans",
     "Client",
     "Datasets",
     "DeliveryFailed",
@@ -44,6 +47,7 @@ __all__ = [
     "Queues",
     "Span",
     "SpanLinks",
+    "capture_spans",
     "datasets",
     "enrich_span",
     "enrich_trace",
