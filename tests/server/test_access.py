@@ -103,7 +103,7 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # What a browser-safe (pk_) token may do: write feedback, nothing else.
 BROWSER_MAY = {("POST", "/v1/feedback")}
 # OTLP receivers answer errors in OTLP's own shape (a google.rpc.Status), as exporters expect.
-OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs")}
+OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs"), ("POST", "/v1/metrics")}
 PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok",
                "example_id": "ex-1", "item_id": "item-1",
                "name": "stars"}  # fmt: skip
