@@ -108,7 +108,10 @@ def test_the_sdk_grpc_exporter_stores_spans_queryable_once_acknowledged(server: 
 
 
 @pytest.mark.usefixtures("otel_environment")
-def test_genai_events_sent_as_grpc_logs_become_the_spans_messages(server: GrpcServer) -> None:
+def test_genai_events_sent_as_grpc_logs_become_the_spans_messages(
+    server: GrpcServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")  # gRPC's own compression
     tracing = TracerProvider()
     tracing.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter()))
     logging = LoggerProvider()
