@@ -146,7 +146,7 @@ def serve(database_url: str, port: int, log: Path) -> tuple[subprocess.Popen[byt
     """`plaudit serve`, as a user starts it; (process, how it was started)."""
     url = f"http://127.0.0.1:{port}"
     command = [str(plaudit_executable()), "serve", "--database-url", database_url,
-               "--port", str(port), "--log-level", "warning"]  # fmt: skip
+               "--port", str(port), "--grpc-port", "0", "--log-level", "warning"]  # fmt: skip
     return _start(command, url, log), "plaudit serve"
 
 

@@ -12,6 +12,7 @@ Phases, in order, against one server on one fresh database:
   start   process start until /readyz answers 200 on an empty database; RSS at rest
   otlp    POST /v1/traces (protobuf, 100 traces x 10 spans per request); after each
           acknowledgement one of its traces is read back at once with GET /v1/traces/{id}
+  grpc    the same exports over OTLP/gRPC (TraceService/Export; bench/ingest_grpc.py)
   paced   single feedback events offered at a fixed 1,000 req/s (open loop): p99 latency
   single  single feedback events as fast as a fixed number of connections go (wrk)
   batch   batches of 500 feedback events over several connections
@@ -112,6 +113,7 @@ TARGETS: dict[str, Target] = {
     "rss_idle_mb": Target(150, at_least=False),
     "otlp_spans_per_s": Target(30_000, at_least=True),
     "otlp_unqueryable": Target(0, at_least=False),
+    "otlp_grpc_spans_per_s": Target(30_000, at_least=True),
     "paced_p99_ms": Target(20, at_least=False),
     "single_rps": Target(3_000, at_least=True),
     "batch_events_per_s": Target(50_000, at_least=True),
@@ -175,6 +177,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    grpc_port: int = 0
 
     @property
     def pid(self) -> int:
@@ -212,10 +215,10 @@ def plaudit_executable() -> Path:
 
 def start_server(url: str, workdir: Path, workers: int = 1) -> tuple[Server, float]:
     """Start `plaudit serve` and return it with the monotonic time just before the spawn."""
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     log = workdir / "server.log"
     command = [str(plaudit_executable()), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--database-url", url]
+    command += ["--database-url", url, "--grpc-port", str(grpc_port)]
     if workers > 1:
         command += ["--workers", str(workers)]
     began = time.monotonic()
@@ -224,7 +227,7 @@ def start_server(url: str, workdir: Path, workers: int = 1) -> tuple[Server, flo
         process = subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
         )
-    return Server(process, port, log), began
+    return Server(process, port, log, grpc_port), began
 
 
 def _readyz_status(port: int) -> int | None:
@@ -1368,6 +1371,26 @@ class Bench:
         self.failed_requests += out.failed
         progress(f"otlp: {rate:,.0f} spans/s; {out.checked} traces read back, "
                  f"{out.unqueryable} incomplete")  # fmt: skip
+        self.otlp_grpc()
+
+    def otlp_grpc(self) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        if root not in sys.path:  # `bench` when run as a script
+            sys.path.insert(0, root)
+        from bench.ingest_grpc import grpc_phase
+
+        o, server = self.options, self.server
+        progress(f"grpc: {o.otlp_connections} channels for {o.seconds:g} s, same exports")
+        with self.phase("otlp_grpc") as details:
+            out = grpc_phase(server.grpc_port, server.port, self.token, o.seconds,
+                             o.otlp_connections)  # fmt: skip
+            details.update(requests=out.requests, spans=out.spans, units=out.spans,
+                           failed_requests=out.failed, unqueryable=out.unqueryable,
+                           p50_ms=_ms(percentile(out.latencies, 0.5)), error=out.error)  # fmt: skip
+        rate = None if out.error else _per_second(out.spans, out.seconds)
+        self.add("otlp_grpc_spans_per_s", "OTLP/gRPC spans/s (same exports)", rate, "spans/s")
+        self.failed_requests += out.failed + out.unqueryable
+        progress(f"grpc: {out.error or f'{rate:,.0f} spans/s beside HTTP'}")
 
     def paced(self) -> None:
         o = self.options

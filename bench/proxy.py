@@ -238,6 +238,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
     env["PLAUDIT_PROXY_UPSTREAMS"] = f"bench=http://127.0.0.1:{upstream_port}/v1"
     env["PLAUDIT_LOG_LEVEL"] = "warning"
+    env["PLAUDIT_GRPC_PORT"] = "0"
     token = create_token(database)
     command = [str(plaudit_executable()), "serve", "--port", str(port), "--database-url", database]
     began = time.monotonic()

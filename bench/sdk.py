@@ -45,6 +45,7 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     plaudit_script = Path(sys.executable).parent / "plaudit"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
     env["PLAUDIT_LOG_LEVEL"] = "warning"
+    env["PLAUDIT_GRPC_PORT"] = "0"
     process = subprocess.Popen(
         [str(plaudit_script), "serve", "--database-url", database_url, "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

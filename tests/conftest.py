@@ -28,6 +28,11 @@ from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import upgrade
 from plaudit.store.tokens import create_token
 
+# Servers the tests start never take the default OTLP/gRPC port (4317): parallel runs would
+# collide on it. In-process servers say `grpc_port=0`; this covers subprocesses that inherit the
+# environment (those that clear PLAUDIT_* variables set it themselves).
+os.environ.setdefault("PLAUDIT_GRPC_PORT", "0")
+
 POSTGRES = os.environ.get(
     "PLAUDIT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -145,7 +150,10 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
     admin, browser, otlp = make_tokens(database_url)
     port = free_port()
     settings = Settings(
-        database_url=database_url, port=port, cors_origins=("http://allowed.example",)
+        database_url=database_url,
+        port=port,
+        grpc_port=0,
+        cors_origins=("http://allowed.example",),
     )
     server, thread = start_server(settings)
     yield LiveServer(f"http://127.0.0.1:{port}", database_url, admin, browser, otlp)

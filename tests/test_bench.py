@@ -16,7 +16,8 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "ingest.py"
 
 FIGURES = (
-    "ready_s", "rss_idle_mb", "otlp_spans_per_s", "otlp_unqueryable", "paced_p99_ms",
+    "ready_s", "rss_idle_mb", "otlp_spans_per_s", "otlp_unqueryable", "otlp_grpc_spans_per_s",
+    "paced_p99_ms",
     "paced_p50_ms", "single_rps", "single_p50_ms", "single_p99_ms", "batch_events_per_s",
     "rss_load_mb", "events_lost", "events_duplicated", "spans_lost", "requests_failed",
     "sequential_p50_ms", "bytes_per_event", "bytes_per_span", "alone_batch_events_per_s",
@@ -46,11 +47,13 @@ def test_quick_benchmark_reports_every_figure_and_loses_nothing() -> None:
         assert isinstance(value, int | float) and math.isfinite(value), (name, value)
     assert metrics["footprint_mb"]["value"] is None  # only measured with --footprint
 
-    for throughput in ("otlp_spans_per_s", "single_rps", "batch_events_per_s"):
+    throughputs = ("otlp_spans_per_s", "otlp_grpc_spans_per_s", "single_rps", "batch_events_per_s")
+    for throughput in throughputs:
         assert metrics[throughput]["value"] > 0, throughput
     for integrity in ("events_lost", "events_duplicated", "spans_lost", "otlp_unqueryable"):
         assert metrics[integrity]["value"] == 0, (integrity, report["details"]["verify"])
 
+    assert report["details"]["otlp_grpc"]["unqueryable"] == 0  # gRPC acks are durable too
     verdict = report["details"]["verify"]
     assert verdict["events_acked"] > 0 and verdict["spans_acked"] > 0
     # Events in flight when a phase stopped may be stored without having been answered; never

@@ -9,11 +9,11 @@ import plaudit.sdk
 from plaudit.sdk import AsyncClient, Client, Span, SpanLinks
 
 PUBLIC = [
-    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "EvaluationInterrupted",
-    "EvaluationResult", "Evaluations", "Feedback", "FeedbackDropped", "FeedbackRejected",
-    "PlauditSdkError", "Queues", "Score", "Span", "SpanLinks", "datasets", "enrich_span",
-    "enrich_trace", "evals", "evaluate", "evaluations", "feedback_token", "flush", "init", "queues",
-    "send", "shutdown", "span",
+    "ApiError", "AsyncClient", "CapturedSpan", "CapturedSpans", "Client", "Datasets",
+    "DeliveryFailed", "EvaluationInterrupted", "EvaluationResult", "Evaluations", "Feedback",
+    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Score", "Span",
+    "SpanLinks", "capture_spans", "datasets", "enrich_span", "enrich_trace", "evals", "evaluate",
+    "evaluations", "feedback_token", "flush", "init", "queues", "send", "shutdown", "span",
 ]  # fmt: skip
 
 
@@ -71,5 +71,5 @@ def test_enrichment_takes_one_argument_order_everywhere() -> None:
 def test_links_are_a_typed_dict() -> None:
     assert get_type_hints(Span.links)["return"] is SpanLinks
     assert set(get_type_hints(SpanLinks)) == {
-        "trace_id", "span_id", "conversation_id", "capability", "step",
+        "trace_id", "span_id", "conversation_id", "capability", "step", "response_id",
     }  # fmt: skip

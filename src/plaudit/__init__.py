@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from plaudit.sdk import (
         ApiError,
         AsyncClient,
+        CapturedSpan,
+        CapturedSpans,
         Client,
         Datasets,
         DeliveryFailed,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
         Score,
         Span,
         SpanLinks,
+        capture_spans,
         datasets,
         enrich_span,
         enrich_trace,
@@ -47,11 +50,12 @@ if TYPE_CHECKING:
 
 # The same curated names as `plaudit.sdk.__all__`, plus the version (tests/test_public_api.py).
 __all__ = [
-    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "EvaluationInterrupted",
-    "EvaluationResult", "Evaluations", "Feedback", "FeedbackDropped", "FeedbackRejected",
-    "PlauditSdkError", "Queues", "Score", "Span", "SpanLinks", "__version__", "datasets",
-    "enrich_span", "enrich_trace", "evals", "evaluate", "evaluations", "feedback_token", "flush",
-    "init", "queues", "send", "shutdown", "span",
+    "ApiError", "AsyncClient", "CapturedSpan", "CapturedSpans", "Client", "Datasets",
+    "DeliveryFailed", "EvaluationInterrupted", "EvaluationResult", "Evaluations", "Feedback",
+    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Score", "Span",
+    "SpanLinks", "__version__", "capture_spans", "datasets", "enrich_span", "enrich_trace",
+    "evals", "evaluate", "evaluations", "feedback_token", "flush", "init", "queues", "send",
+    "shutdown", "span",
 ]  # fmt: skip
 
 _SDK_NAMES = frozenset(__all__) - {"__version__"}

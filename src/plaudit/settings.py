@@ -26,6 +26,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8000
+    # OTLP/gRPC (TraceService, LogsService) on its own port; 0 turns it off. Needs the
+    # `plaudit[grpc]` extra, else the server serves OTLP over HTTP only (docs/configuration.md).
+    grpc_port: int = 4317
     dev: bool = False
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
@@ -71,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def problem(self) -> str | None:
         """Why these settings must not be used, or None."""
+        if self.grpc_port and self.grpc_port == self.port:
+            return f"--grpc-port {self.grpc_port} is the HTTP port too: give gRPC a port of its own"
         if self.workers < 1:
             return "--workers must be 1 or more"
         if self.workers > 1 and self.on_sqlite:
@@ -119,6 +124,7 @@ def upstreams_problem(upstreams: Mapping[str, str]) -> str | None:
 
 _TRUE: Final = {"1", "true", "yes", "on"}
 _NUMBER_FIELDS: Final = (  # read as text, converted (and checked) by the Settings type
+    "grpc_port",
     "write_timeout",
     "workers",
     "rate_limit_token_per_second",
@@ -205,6 +211,14 @@ def _check(values: dict[str, object], name: Callable[[str], str]) -> dict[str, o
         if not (port.isdigit() and 1 <= int(port) <= 65535):
             raise SettingsError(f"{name('port')} must be a port from 1 to 65535, not {port!r}")
         values["port"] = int(port)
+    if "grpc_port" in values:
+        port = str(values["grpc_port"]).strip()
+        if not (port.isdigit() and 0 <= int(port) <= 65535):
+            raise SettingsError(
+                f"{name('grpc_port')} must be a port from 1 to 65535, or 0 for no OTLP/gRPC, "
+                f"not {port!r}"
+            )
+        values["grpc_port"] = int(port)
     return values
 
 

@@ -65,7 +65,9 @@ def start_plaudit(
     database_url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'plaudit.db'}"
     tokens = make_tokens(database_url)
     port = free_port()
-    settings = Settings(database_url=database_url, port=port, cors_origins=origins, **limits)
+    settings = Settings(
+        database_url=database_url, port=port, grpc_port=0, cors_origins=origins, **limits
+    )
     return f"http://127.0.0.1:{port}", tokens, serve(create_app(settings), port)
 
 

@@ -59,7 +59,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     admin, _, _ = make_tokens(database_url)
     port = free_port()
     settings = Settings(
-        database_url=database_url, port=port, console_password=PASSWORD,
+        database_url=database_url, port=port, grpc_port=0, console_password=PASSWORD,
         cors_origins=("https://app.example",),
     )  # fmt: skip
     server, thread = serve_app(create_app(settings), port)

@@ -22,7 +22,9 @@ def console(database_url: str) -> Iterator[LiveServer]:
     """A server with the console password set, over the module's database."""
     admin, browser, otlp = make_tokens(database_url)
     port = free_port()
-    settings = Settings(database_url=database_url, port=port, console_password=PASSWORD)
+    settings = Settings(
+        database_url=database_url, port=port, grpc_port=0, console_password=PASSWORD
+    )
     server, thread = start_server(settings)
     yield LiveServer(f"http://127.0.0.1:{port}", database_url, admin, browser, otlp)
     server.should_exit = True

@@ -86,7 +86,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh server (fresh throttle) with the console password set."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('throttle') / 'plaudit.db'}"
     port = free_port()
-    settings = Settings(database_url=database_url, port=port, console_password=PASSWORD)
+    settings = Settings(
+        database_url=database_url, port=port, grpc_port=0, console_password=PASSWORD
+    )
     uvicorn_server, thread = serve_app(create_app(settings), port)
     yield f"http://127.0.0.1:{port}"
     uvicorn_server.should_exit = True

@@ -2,7 +2,7 @@
 
 import json
 
-from plaudit.core.genai import message_text, span_messages, text_message
+from plaudit.core.genai import event_messages, message_text, span_messages, text_message
 
 SEMCONV = {
     "gen_ai.input.messages": json.dumps(
@@ -79,3 +79,27 @@ def test_a_span_without_messages_has_none() -> None:
 def test_unreadable_semantic_convention_text_is_kept_as_text() -> None:
     said = span_messages({"gen_ai.input.messages": "not json"})
     assert texts(said.inputs) == [("", "not json")]
+
+
+def test_system_instructions_kept_apart_come_first_as_a_system_message() -> None:
+    said = span_messages(
+        {
+            "gen_ai.system_instructions": '[{"type": "text", "content": "Be brief."}]',
+            "gen_ai.input.messages": [
+                {"role": "user", "parts": [{"type": "text", "content": "Hi"}]}
+            ],
+        }
+    )
+    assert [(m["role"], message_text(m)) for m in said.inputs] == [
+        ("system", "Be brief."),
+        ("user", "Hi"),
+    ]
+    details = event_messages(
+        "gen_ai.client.inference.operation.details",
+        None,
+        {"gen_ai.system_instructions": "Plain text, not JSON", "gen_ai.output.messages": []},
+    )
+    assert details is not None
+    assert [(m["role"], message_text(m)) for m in details[0]] == [
+        ("system", "Plain text, not JSON")
+    ]

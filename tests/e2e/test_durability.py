@@ -65,6 +65,7 @@ class ServerProcess:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
         env["PLAUDIT_LOG_LEVEL"] = "warning"
+        env["PLAUDIT_GRPC_PORT"] = "0"
         command = [
             *_plaudit_command(), self.command, "--database-url", self.database_url,
             "--host", "127.0.0.1", "--port", str(self.port), *self.extra,

@@ -84,6 +84,7 @@ def proxy_server(
     settings = Settings(
         database_url=database_url,
         port=port,
+        grpc_port=0,
         proxy_upstreams={
             "fake": f"{upstream_url}/v1",
             "openai": f"{upstream_url}/v1",  # the name docs/proxy.md uses

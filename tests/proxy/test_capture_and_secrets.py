@@ -91,6 +91,7 @@ def test_the_provider_key_is_never_stored_or_logged(
         PLAUDIT_PROXY_UPSTREAMS=f"fake={upstream_url}/v1,nowhere=http://127.0.0.1:{free_port()}",
         PLAUDIT_LOG_LEVEL="debug",
         PLAUDIT_ACCESS_LOG="true",
+        PLAUDIT_GRPC_PORT="0",
     )
     log = tmp_path / "server.log"
     command = [*_plaudit_command(), "serve", "--database-url", database_url, "--port", str(port)]

@@ -86,6 +86,7 @@ class ServeProcess:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
         env["PLAUDIT_LOG_LEVEL"] = "warning"
+        env["PLAUDIT_GRPC_PORT"] = "0"
         command = [
             *plaudit_command(), "serve", "--database-url", self.database_url,
             "--host", "127.0.0.1", "--port", str(self.port),

@@ -103,7 +103,7 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # What a browser-safe (pk_) token may do: write feedback, nothing else.
 BROWSER_MAY = {("POST", "/v1/feedback")}
 # OTLP receivers answer errors in OTLP's own shape (a google.rpc.Status), as exporters expect.
-OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs")}
+OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs"), ("POST", "/v1/metrics")}
 PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok",
                "example_id": "ex-1", "item_id": "item-1",
                "name": "stars"}  # fmt: skip
@@ -430,7 +430,8 @@ def test_token_origins_replace_the_server_default(
 
 def plain_environment() -> dict[str, str]:
     """This process's environment without any PLAUDIT_ setting that could change the outcome."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("PLAUDIT_")}
+    return {**plain, "PLAUDIT_GRPC_PORT": "0"}  # no gRPC port shared between test servers
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

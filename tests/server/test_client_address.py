@@ -58,7 +58,7 @@ def started(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[st
     browser = make_tokens(database_url)[1]
     port = free_port()
     settings = Settings(
-        database_url=database_url, port=port, rate_limit_ip_per_second=0.001,
+        database_url=database_url, port=port, grpc_port=0, rate_limit_ip_per_second=0.001,
         rate_limit_ip_burst=BURST, trusted_proxies=request.param,
     )  # fmt: skip
     server, thread = serve(settings)

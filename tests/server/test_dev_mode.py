@@ -20,7 +20,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = Path(tmp_path_factory.mktemp("dev")) / "plaudit.db"
     port = free_port()
     server, thread = start_server(
-        Settings(database_url=f"sqlite:///{database}", port=port, dev=True)
+        Settings(database_url=f"sqlite:///{database}", port=port, grpc_port=0, dev=True)
     )
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True

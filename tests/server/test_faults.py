@@ -57,7 +57,9 @@ class Server:
 def serving(database_url: str, token_url: str | None = None, **settings: float) -> Iterator[Server]:
     admin = make_tokens(token_url or database_url)[0]
     port = free_port()
-    server, thread = start_server(Settings(database_url=database_url, port=port, **settings))
+    server, thread = start_server(
+        Settings(database_url=database_url, port=port, grpc_port=0, **settings)
+    )
     try:
         yield Server(f"http://127.0.0.1:{port}", admin)
     finally:
@@ -141,7 +143,8 @@ def test_a_full_disk_is_a_503_then_heals(tiny_filesystem: Path) -> None:
 
 def test_a_second_server_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    plaudit = [sys.executable, "-m", "plaudit", "serve", "--database-url", url, "--port"]
+    plaudit = [sys.executable, "-m", "plaudit", "serve", "--grpc-port", "0", "--database-url", url]
+    plaudit += ["--port"]
     first = subprocess.Popen([*plaudit, str(free_port())], stderr=subprocess.PIPE)
     try:
         assert until(lambda: Path(f"{tmp_path / 'shared.db'}.serve-lock").exists(), 20)
@@ -292,7 +295,8 @@ def test_a_migration_killed_midway_is_rolled_back_and_redone(
     # then waits to record its revision, and is killed there.
     blocker.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
     port = free_port()
-    command = [sys.executable, "-m", "plaudit", "serve", "--database-url", database_url]
+    command = [sys.executable, "-m", "plaudit", "serve", "--grpc-port", "0"]
+    command += ["--database-url", database_url]
     starting = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
     try:
         assert until(lambda: _waits_for_a_lock(engine), 60), "the migration never started"

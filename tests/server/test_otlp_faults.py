@@ -28,7 +28,7 @@ def server(database_url: str, dialect: str) -> Iterator[tuple[str, str, str]]:
         database_url += "%20-clock_timeout%3D500"
     _, _, otlp = make_tokens(database_url)
     port = free_port()
-    running, thread = start_server(Settings(database_url=database_url, port=port))
+    running, thread = start_server(Settings(database_url=database_url, port=port, grpc_port=0))
     yield f"http://127.0.0.1:{port}", database_url, otlp
     running.should_exit = True
     thread.join(timeout=20)

@@ -65,7 +65,8 @@ class Fleet:
 def fleet(database_url: str, dialect: str) -> Iterator[Fleet]:
     token = make_tokens(database_url)[0]
     ports = [free_port() for _ in range(3)]
-    command = [sys.executable, "-m", "plaudit", "serve", "--database-url", database_url]
+    command = [sys.executable, "-m", "plaudit", "serve", "--grpc-port", "0"]
+    command += ["--database-url", database_url]
     processes = [
         subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
         for port in ports

@@ -24,7 +24,7 @@ from tests.conftest import free_port, make_tokens, start_server
 @contextmanager
 def serving(database_url: str, token: str) -> Iterator[httpx.Client]:
     port = free_port()
-    server, thread = start_server(Settings(database_url=database_url, port=port))
+    server, thread = start_server(Settings(database_url=database_url, port=port, grpc_port=0))
     headers = {"authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:

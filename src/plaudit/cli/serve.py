@@ -24,6 +24,14 @@ Host = Annotated[
 Port = Annotated[
     int | None, typer.Option(help="Port [env: PLAUDIT_PORT; default 8000]", show_default=False)
 ]
+GrpcPort = Annotated[
+    int | None,
+    typer.Option(
+        help="OTLP/gRPC port, 0 for none; needs plaudit[grpc] [env: PLAUDIT_GRPC_PORT; "
+        "default 4317]",
+        show_default=False,
+    ),
+]
 Dev = Annotated[
     bool | None,
     typer.Option(
@@ -81,6 +89,7 @@ def run(settings: Settings) -> None:
 
     from plaudit.server.app import create_app
     from plaudit.server.logs import configure
+    from plaudit.server.otlp_grpc import port_problem as grpc_port_problem
     from plaudit.store.database import DatabaseInUse, ServerClaim
 
     _check_ready(settings)
@@ -89,6 +98,9 @@ def run(settings: Settings) -> None:
         claim = ServerClaim(settings.database_url)  # before the demo load writes to the file
     except DatabaseInUse as error:
         raise fail(str(error)) from None
+    if problem := grpc_port_problem(settings):
+        claim.release()
+        raise fail(problem)
     if settings.demo:
         from plaudit.demo import load_demo
 
@@ -148,6 +160,7 @@ def _shared_console_secret(settings: Settings) -> Settings:
 def serve(
     host: Host = None,
     port: Port = None,
+    grpc_port: GrpcPort = None,
     database_url: DatabaseUrl = None,
     dev: Dev = None,
     demo: Annotated[
@@ -161,8 +174,9 @@ def serve(
     """Run the Plaudit server (migrates the database first)."""
     run(
         _settings(
-            host=host, port=port, database_url=database_url, dev=dev, demo=demo,
-            log_level=log_level, log_format=log_format, access_log=access_log, workers=workers,
+            host=host, port=port, grpc_port=grpc_port, database_url=database_url, dev=dev,
+            demo=demo, log_level=log_level, log_format=log_format, access_log=access_log,
+            workers=workers,
         )
     )  # fmt: skip
 

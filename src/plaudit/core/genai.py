@@ -24,6 +24,25 @@ from typing import Any, Final
 
 INPUT_MESSAGES: Final = "gen_ai.input.messages"
 OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+"""The system prompt, kept apart from the input messages by newer instrumentations (a list of
+parts); read as a `system` message before the inputs."""
+
+MESSAGE_ATTRIBUTES: Final = (
+    INPUT_MESSAGES,
+    OUTPUT_MESSAGES,
+    SYSTEM_INSTRUCTIONS,
+    "input.value",
+    "output.value",
+)
+"""Attributes that hold messages whole, in a convention below (trace search reads them)."""
+MESSAGE_ATTRIBUTE_PREFIXES: Final = (
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+)
+"""Prefixes of the flattened message attributes (OpenInference's and the older GenAI ones)."""
 
 Message = dict[str, Any]
 """`{"role": str, "parts": [{"type": "text", "content": str}, …]}`."""
@@ -66,13 +85,13 @@ def message_text(message: Message) -> str:
 def span_messages(attributes: Mapping[str, Any]) -> SpanMessages:
     """The span's messages from whichever convention its attributes follow (module docstring)."""
     present = frozenset(
-        key for key in (INPUT_MESSAGES, OUTPUT_MESSAGES) if attributes.get(key) is not None
+        key
+        for key in (INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS)
+        if attributes.get(key) is not None
     )
     if present:
         return SpanMessages(
-            _semconv(attributes.get(INPUT_MESSAGES)),
-            _semconv(attributes.get(OUTPUT_MESSAGES)),
-            present,
+            _semconv_inputs(attributes), _semconv(attributes.get(OUTPUT_MESSAGES)), present
         )
     flattened = _flattened(attributes)
     if flattened.sources:
@@ -94,6 +113,22 @@ def _semconv(raw: Any) -> list[Message]:
         for item in items
         if isinstance(item, dict)
     ]
+
+
+def _semconv_inputs(attributes: Mapping[str, Any]) -> list[Message]:
+    """The input messages, after the system instructions when they are kept apart."""
+    inputs = _semconv(attributes.get(INPUT_MESSAGES))
+    raw = attributes.get(SYSTEM_INSTRUCTIONS)
+    if raw is None:
+        return inputs
+    try:
+        parts = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        parts = raw
+    if not isinstance(parts, list):
+        return [text_message("system", str(parts)), *inputs]
+    kept = [part for part in parts if isinstance(part, dict)]
+    return [{"role": "system", "parts": kept}, *inputs]
 
 
 def _flattened(attributes: Mapping[str, Any]) -> SpanMessages:
@@ -159,10 +194,7 @@ def event_messages(
     `gen_ai.client.inference.operation.details` event with the newer message attributes.
     """
     if name == DETAILS_EVENT:
-        return (
-            _semconv(attributes.get(INPUT_MESSAGES)),
-            _semconv(attributes.get(OUTPUT_MESSAGES)),
-        )
+        return _semconv_inputs(attributes), _semconv(attributes.get(OUTPUT_MESSAGES))
     fields = body if isinstance(body, dict) else {"content": body}
     if name in _ROLE_OF_EVENT:
         role = str(fields.get("role") or _ROLE_OF_EVENT[name])

@@ -75,6 +75,7 @@ __all__ = [
     "encode_status",
     "encode_success",
     "media_type",
+    "status_code",
 ]
 
 PROTOBUF = "application/x-protobuf"
@@ -172,10 +173,15 @@ def encode_status(code: int, message: str, media: str) -> bytes:
         message: the human explanation.
         media: `PROTOBUF` or `JSON`, the request's media type.
     """
-    grpc_code = code if code < 100 else _GRPC_CODES.get(code, _GRPC_UNKNOWN)
+    grpc_code = code if code < 100 else status_code(code)
     if media == JSON:
         return msgspec.json.encode({"code": grpc_code, "message": message})
     return bytes(Status(code=grpc_code, message=message).SerializeToString())
+
+
+def status_code(http_status: int) -> int:
+    """The `google.rpc.Code` (the gRPC status code) that stands for an HTTP status."""
+    return _GRPC_CODES.get(http_status, _GRPC_UNKNOWN)
 
 
 # --- decompression ---------------------------------------------------------------------

@@ -81,11 +81,13 @@ def _take(record: Any, decoded: DecodedLogs) -> None:
         return
     digest = hashlib.blake2b(record.SerializeToString(deterministic=True), digest_size=16)
     time = record.time_unix_nano or record.observed_time_unix_nano
-    for side, messages in zip(("input", "output"), found, strict=True):
-        for position, message in enumerate(messages):
-            decoded.messages.append(
-                LoggedMessage(trace_id, span_id, digest.hexdigest(), time, position, side, message)
-            )
+    # One numbering across both sides: a details event holds inputs and outputs, and a message
+    # is stored once per (record, position).
+    sided = [("input", m) for m in found[0]] + [("output", m) for m in found[1]]
+    for position, (side, message) in enumerate(sided):
+        decoded.messages.append(
+            LoggedMessage(trace_id, span_id, digest.hexdigest(), time, position, side, message)
+        )
 
 
 def _base64_ids(value: Any) -> Any:

@@ -20,6 +20,7 @@ from plaudit.sdk._safety import (
     FeedbackRejected,
     PlauditSdkError,
 )
+from plaudit.sdk.capture import CapturedSpan, CapturedSpans, capture_spans
 from plaudit.sdk.client import AsyncClient, Client, SpanLinks, send
 from plaudit.sdk.evals import Score
 from plaudit.sdk.evaluation import (
@@ -45,6 +46,8 @@ from plaudit.sdk.tracing import (
 __all__ = [
     "ApiError",
     "AsyncClient",
+    "CapturedSpan",
+    "CapturedSpans",
     "Client",
     "Datasets",
     "DeliveryFailed",
@@ -59,6 +62,7 @@ __all__ = [
     "Score",
     "Span",
     "SpanLinks",
+    "capture_spans",
     "datasets",
     "enrich_span",
     "enrich_trace",

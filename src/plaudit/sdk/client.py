@@ -34,6 +34,8 @@ class SpanLinks(TypedDict, total=False):
     conversation_id: str | None
     capability: str | None
     step: str | None
+    response_id: str | None
+    """The provider's response id, from `capture_spans()`; feedback may name it instead."""
 
 
 Links = SpanLinks | str | None

@@ -32,6 +32,7 @@ from plaudit.server.api import (
     traces,
 )
 from plaudit.server.cors import CorsMiddleware
+from plaudit.server.otlp_grpc import start_grpc, stop_grpc
 from plaudit.server.problems import (
     handle_http_exception,
     handle_plaudit_error,
@@ -57,6 +58,7 @@ ROUTES = [
     query.search_traces_route,
     traces.post_traces,
     traces.post_logs,
+    traces.post_metrics,
     traces.get_trace_tree,
     traces.patch_trace,
     traces.patch_span,
@@ -150,11 +152,17 @@ def create_app(settings: Settings) -> Litestar:
         state = open_state(settings)
         app.state.plaudit = state
         state_box["state"] = state
+        try:
+            grpc_server = await start_grpc(state)
+        except BaseException:
+            close_state(state)
+            raise
         filler = QueueFiller(state.engine, state.writer)
         filler.start()
         try:
             yield
         finally:
+            await stop_grpc(grpc_server)  # calls in flight finish before the writer stops
             filler.stop()
             await proxy.close_proxy(app)
             close_state(state)

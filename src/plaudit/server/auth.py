@@ -14,7 +14,11 @@ DEV_PRINCIPAL = Principal(project="default", scopes=frozenset(Scope), token_id=N
 
 def bearer(request: Request[Any, Any, Any]) -> str | None:
     """The token of an `Authorization: Bearer` header, if any."""
-    header = request.headers.get("authorization")
+    return bearer_token(request.headers.get("authorization"))
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization` value (an HTTP header or gRPC metadata), if any."""
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -27,7 +31,15 @@ async def authenticate(
     request: Request[Any, Any, Any], state: ServerState, body_token: str | None = None
 ) -> Principal:
     """The caller's principal; the header token wins over one in the body (beacons)."""
-    secret = bearer(request) or body_token
+    principal = await principal_of(state, bearer(request) or body_token)
+    check_origin(request, principal, state)
+    if principal.browser_safe:
+        limit_browser(request, state, f"pk:{principal.token_id}")
+    return principal
+
+
+async def principal_of(state: ServerState, secret: str | None) -> Principal:
+    """The principal of a token secret, whatever the transport that carried it."""
     if secret is None:
         if state.settings.dev:
             return DEV_PRINCIPAL
@@ -41,9 +53,6 @@ async def authenticate(
         principal = await anyio.to_thread.run_sync(state.tokens.lookup, secret)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
-    check_origin(request, principal, state)
-    if principal.browser_safe:
-        limit_browser(request, state, f"pk:{principal.token_id}")
     return principal
 
 

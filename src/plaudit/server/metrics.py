@@ -16,6 +16,11 @@ LOG_RECORDS: Final = Counter(
     ["status"],
     registry=REGISTRY,
 )
+METRIC_EXPORTS: Final = Counter(
+    "plaudit_metric_exports",
+    "OTLP metrics exports accepted and dropped (Plaudit keeps no metrics)",
+    registry=REGISTRY,
+)
 WRITER_PENDING: Final = Gauge(
     "plaudit_writer_pending", "Writes queued and not yet committed", registry=REGISTRY
 )

@@ -8,12 +8,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Connection, Select, Text, and_, cast, func, or_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    Select,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy import type_coerce as coerce
 
-from plaudit.core.query.fields import VALUE
+from plaudit.core.genai import MESSAGE_ATTRIBUTE_PREFIXES, MESSAGE_ATTRIBUTES
+from plaudit.core.query.fields import MESSAGES, VALUE
 from plaudit.core.query.model import Filter
-from plaudit.store.schema import UtcMicros, feedback, spans
+from plaudit.store.schema import UtcMicros, feedback, span_messages, spans
 from plaudit.store.sql_aggregate import Window
 from plaudit.store.sql_query import Compiler, event_micros
 
@@ -132,9 +146,9 @@ def search_traces(
     attributes are asked for, its newest matching span's start.
     """
     compiler = Compiler(connection.dialect.name)
-    on_event = [f for f in filters if f.field.root not in ("feedback", "span")]
+    on_event = [f for f in filters if f.field.root not in ("feedback", *_SPAN_ROOTS)]
     named = [f for f in filters if f.field.root == "feedback"]
-    on_span = [f for f in filters if f.field.root == "span"]
+    on_span = [f for f in filters if f.field.root in _SPAN_ROOTS]
     if on_event or named or not on_span:
         matching = _matching_events(compiler, project, on_event, named, on_span)
         return _newest_traces(connection, matching, after, limit)
@@ -213,11 +227,50 @@ def _named_feedback(compiler: Compiler, project: str, item: Filter) -> Any:
     )
 
 
+_SPAN_ROOTS = ("span", MESSAGES)
+"""Roots of conditions some span of the trace must meet."""
+
+
 def _span_traces(compiler: Compiler, project: str, item: Filter) -> Any:
     return (
         select(spans.c.trace_id)
-        .where(spans.c.project == project, compiler.condition(item))
+        .where(spans.c.project == project, _on_span(compiler, item))
         .correlate(None)
+    )
+
+
+def _on_span(compiler: Compiler, item: Filter) -> Any:
+    """A span condition: on an attribute (`span.*`), or on its messages' text (`messages`)."""
+    if item.field.root != MESSAGES:
+        return compiler.condition(item)
+    needle = str(item.value)
+    return or_(_attribute_messages(compiler, needle), _logged_messages(compiler, needle))
+
+
+def _attribute_messages(compiler: Compiler, needle: str) -> Any:
+    """Some attribute of the span that holds messages (any convention) contains `needle`.
+
+    A scan of each span's attributes: message search has no index (docs/query.md)."""
+    pairs = func.jsonb_each_text if compiler.postgres else func.json_each
+    each = pairs(spans.c.attributes).table_valued("key", "value")
+    is_message = or_(
+        each.c.key.in_(MESSAGE_ATTRIBUTES),
+        *(each.c.key.startswith(prefix, autoescape=True) for prefix in MESSAGE_ATTRIBUTE_PREFIXES),
+    )
+    text = cast(each.c.value, Text)
+    return exists(
+        select(literal(1)).select_from(each).where(is_message, compiler.contains(text, needle))
+    )
+
+
+def _logged_messages(compiler: Compiler, needle: str) -> Any:
+    """Some message the span's GenAI events (OTLP logs) carried contains `needle`."""
+    return exists(
+        select(literal(1)).where(
+            span_messages.c.project == spans.c.project,
+            span_messages.c.span_id == spans.c.span_id,
+            compiler.contains(cast(span_messages.c.message, Text), needle),
+        )
     )
 
 
@@ -246,7 +299,7 @@ def _matching_events(
 
 def _by_spans(compiler: Compiler, project: str, on_span: Sequence[Filter]) -> Select[Any]:
     first, *rest = on_span
-    conditions = [spans.c.project == project, compiler.condition(first)]
+    conditions = [spans.c.project == project, _on_span(compiler, first)]
     conditions += [spans.c.trace_id.in_(_span_traces(compiler, project, f)) for f in rest]
     return (
         select(

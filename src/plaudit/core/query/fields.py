@@ -31,8 +31,16 @@ TEXT_FIELDS: Final = (
 JSON_ROOTS: Final = ("value", "scores", "metadata", "span")
 """Path roots: `value.*` (object values), `scores.*`, `metadata.*`, the linked span's attributes."""
 
-TRACE_ROOTS: Final = (*JSON_ROOTS, "feedback")
-"""Trace search adds `feedback.<name>`: the trace has feedback of that name whose value matches."""
+MESSAGES: Final = "messages"
+"""Trace search only: the text of its spans' input and output messages, whichever convention
+their instrumentation used (`messages contains "refund"`)."""
+
+TRACE_ROOTS: Final = (*JSON_ROOTS, "feedback", MESSAGES)
+"""Trace search adds `feedback.<name>` (the trace has feedback of that name whose value matches)
+and `messages`."""
+
+_PLAIN_ROOTS: Final = (MESSAGES,)
+"""Roots that are whole fields, without a path."""
 
 FLAT_ROOTS: Final = ("scores", "span", "feedback")
 """Roots whose remainder is one key: score names and span attribute names contain dots."""
@@ -88,6 +96,10 @@ def parse_field(text: str, roots: tuple[str, ...] = JSON_ROOTS) -> Field:
     `roots` are the path roots allowed: trace search passes TRACE_ROOTS.
     """
     root, dot, rest = text.partition(".")
+    if root in _PLAIN_ROOTS and root in roots:
+        if dot:
+            raise FieldError(f'`{root}` has no paths: write `{root} contains "some text"`')
+        return Field(root)
     if not dot:
         if root in TEXT_FIELDS or root in ("implicit", "tags", "value"):
             return Field(root)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from plaudit.core.query.fields import VALUE, Field, FieldKind
+from plaudit.core.query.fields import MESSAGES, VALUE, Field, FieldKind
 
 Scalar = str | int | float | bool | None
 """A literal in a filter."""
@@ -162,6 +162,8 @@ def check_filter(item: Filter) -> str | None:
     """Why a filter cannot apply, or None."""
     kind = item.field.kind
     values = item.value if isinstance(item.value, tuple) else (item.value,)
+    if item.field.root == MESSAGES and not (item.op is Op.CONTAINS and item.value):
+        return '`messages` is searched for text: messages contains "refund"'
     if item.op is Op.CONTAINS:
         if not isinstance(item.value, str):
             return "`contains` takes a string"

@@ -1,44 +1,73 @@
-"""`/v1/traces` and `/v1/logs`: the OTLP/HTTP receivers, the trace tree, and enrichment."""
+"""`/v1/traces`, `/v1/logs` and `/v1/metrics`: the OTLP/HTTP receivers, the trace tree, and
+enrichment."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath
-from sqlalchemy.exc import OperationalError
 
 from plaudit.core import limits
 from plaudit.core.access import Principal, Scope
 from plaudit.core.feedback import FeedbackEvent, ShortText, Source, UserText
 from plaudit.core.ids import EVENT_ID_PATTERN, is_span_id, is_trace_id
 from plaudit.core.validation import Issue, validate_feedback
-from plaudit.errors import NotFound, PlauditError, ValidationFailed
+from plaudit.errors import NotFound, ValidationFailed
 from plaudit.ingest import otlp
-from plaudit.ingest.otlp_logs import decode_logs, encode_logs_success
+from plaudit.ingest.otlp_logs import encode_logs_success
 from plaudit.ingest.span_feedback import attribute_feedback, has_feedback
 from plaudit.server.auth import authenticate, require
 from plaudit.server.bodies import json_body
-from plaudit.server.metrics import LOG_RECORDS, SPANS
-from plaudit.server.problems import database_unavailable
+from plaudit.server.otlp_intake import (
+    Refusal,
+    refusal,
+    take_logs,
+    take_metrics,
+    take_traces,
+    valid_events,
+)
 from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.enrichment import Enrich
-from plaudit.store.span_messages import StoreSpanMessages
-from plaudit.store.spans import StoreSpans, get_trace
+from plaudit.store.spans import get_trace
+
+T = TypeVar("T")
 
 
-def _otlp_error(error: PlauditError | otlp.OtlpError, media: str) -> Response[bytes]:
-    status = error.status
-    message = error.detail if isinstance(error, PlauditError) else error.message
+def _otlp_error(error: Refusal, media: str) -> Response[bytes]:
     retry = error.retry_after
     headers = {"retry-after": str(retry)} if retry else None
     return Response(
-        otlp.encode_status(status, message, media),
-        status_code=status,
+        otlp.encode_status(error.status, error.message, media),
+        status_code=error.status,
         media_type=media,
         headers=headers,
     )
+
+
+async def _receive(
+    request: Request[Any, Any, Any], take: Callable[..., Awaitable[T]]
+) -> tuple[str, T] | Response[bytes]:
+    """Authenticate, then `take` the body (`otlp_intake`): (media type, what it returned), or
+    the answer refusing it, a `google.rpc.Status` in the request's encoding as OTLP requires
+    — a failing database included (503 with `Retry-After`), which exporters retry."""
+    state = state_of(request)
+    content_type = request.headers.get("content-type")
+    try:
+        media = otlp.media_type(content_type)
+    except otlp.OtlpError as error:
+        return _otlp_error(Refusal(error.status, error.message), otlp.PROTOBUF)
+    try:
+        principal = await authenticate(request, state)
+        require(principal, Scope.TRACES_WRITE)
+        body = await request.body()
+        encoding = request.headers.get("content-encoding")
+        return media, await take(state, principal, body, content_type, encoding)
+    except Exception as error:
+        if (refused := refusal(error)) is None:
+            raise
+        return _otlp_error(refused, media)
 
 
 @post(
@@ -54,32 +83,10 @@ async def post_traces(request: Request[Any, Any, Any]) -> Response[bytes]:
     Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires; that includes
     a database that fails (503 with `Retry-After`).
     """
-    state = state_of(request)
-    content_type = request.headers.get("content-type")
-    try:
-        media = otlp.media_type(content_type)
-    except otlp.OtlpError as error:
-        return _otlp_error(error, otlp.PROTOBUF)
-    try:
-        principal = await authenticate(request, state)
-        require(principal, Scope.TRACES_WRITE)
-        body = await request.body()
-        decoded = await anyio.to_thread.run_sync(
-            otlp.decode_export,
-            body,
-            content_type,
-            request.headers.get("content-encoding"),
-            limits.MAX_OTLP_BODY_BYTES,
-        )
-        await _store_export(state, principal, decoded)
-    except (PlauditError, otlp.OtlpError) as error:
-        return _otlp_error(error, media)
-    except OperationalError as error:
-        # Caught here, not by the app's handler: that one answers problem+json, which OTLP
-        # exporters cannot read; they retry on a 503 Status in their own encoding.
-        return _otlp_error(database_unavailable(error), media)
-    SPANS.labels("stored").inc(len(decoded.spans))
-    SPANS.labels("rejected").inc(decoded.rejected_spans)
+    received = await _receive(request, take_traces)
+    if isinstance(received, Response):
+        return received
+    media, decoded = received
     return Response(otlp.encode_success(decoded, media), media_type=media)
 
 
@@ -96,66 +103,34 @@ async def post_logs(request: Request[Any, Any, Any]) -> Response[bytes]:
 
     Errors are a `google.rpc.Status` in the request's encoding, as OTLP requires.
     """
-    state = state_of(request)
-    try:
-        media = otlp.media_type(request.headers.get("content-type"))
-    except otlp.OtlpError as error:
-        return _otlp_error(error, otlp.PROTOBUF)
-    try:
-        principal = await authenticate(request, state)
-        require(principal, Scope.TRACES_WRITE)
-        decoded = await anyio.to_thread.run_sync(
-            decode_logs,
-            await request.body(),
-            request.headers.get("content-type"),
-            request.headers.get("content-encoding"),
-            limits.MAX_OTLP_BODY_BYTES,
-        )
-        if decoded.messages:
-            await state.write(StoreSpanMessages(principal.project, decoded.messages))
-    except (PlauditError, otlp.OtlpError) as error:
-        return _otlp_error(error, media)
-    except OperationalError as error:  # as for /v1/traces: a Status exporters can read
-        return _otlp_error(database_unavailable(error), media)
-    records = len({(m.span_id, m.record) for m in decoded.messages})
-    LOG_RECORDS.labels("stored").inc(records)
-    LOG_RECORDS.labels("ignored").inc(decoded.ignored)
-    LOG_RECORDS.labels("rejected").inc(decoded.rejected)
+    received = await _receive(request, take_logs)
+    if isinstance(received, Response):
+        return received
+    media, decoded = received
     return Response(encode_logs_success(decoded, media), media_type=media)
 
 
-async def _store_export(
-    state: ServerState, principal: Principal, decoded: otlp.DecodedExport
+async def _take_metrics(
+    state: ServerState, principal: Principal, body: bytes, _type: str | None, encoding: str | None
 ) -> None:
-    now = datetime.now(UTC)
-    events = _evaluation_events(decoded.evaluations, now)
-    events += _feedback_events(decoded.attribute_feedback, now)
-    if decoded.spans:
-        await state.write(StoreSpans(principal.project, decoded.spans, now))
-    if events:
-        await state.store_feedback(principal.project, events, now, principal)
+    take_metrics(body, encoding)
 
 
-def _evaluation_events(raw_events: list[dict[str, Any]], now: datetime) -> list[FeedbackEvent]:
-    """gen_ai.evaluation.result span events that make valid feedback (others are skipped)."""
-    events = []
-    for raw in raw_events:
-        result = validate_feedback(
-            raw, pointer="", now=now, configs={}, forced_source=Source.EVALUATOR
-        )
-        if isinstance(result, FeedbackEvent):
-            events.append(result)
-    return events
-
-
-def _feedback_events(raw_events: list[dict[str, Any]], now: datetime) -> list[FeedbackEvent]:
-    """Feedback set as span attributes that makes valid events (others are skipped)."""
-    events = []
-    for raw in raw_events:
-        result = validate_feedback(raw, pointer="", now=now, configs={})
-        if isinstance(result, FeedbackEvent):
-            events.append(result)
-    return events
+@post(
+    "/v1/metrics",
+    summary="OTLP/HTTP metrics: accepted and dropped (Plaudit keeps no metrics)",
+    tags=["traces"],
+    status_code=200,
+    request_max_body_size=limits.MAX_OTLP_BODY_BYTES,
+)
+async def post_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """So an OpenTelemetry SDK that exports every signal to Plaudit logs no errors; the
+    metrics are not stored (set `OTEL_METRICS_EXPORTER=none` to stop sending them)."""
+    received = await _receive(request, _take_metrics)
+    if isinstance(received, Response):
+        return received
+    media, _ = received
+    return Response(b"{}" if media == otlp.JSON else b"", media_type=media)
 
 
 @get(
@@ -233,7 +208,7 @@ def _attribute_events(target: str, target_id: str, patch_in: EnrichmentIn) -> li
     raw = attribute_feedback(
         attributes, target=target, target_id=target_id, user_id=patch_in.user_id
     )
-    return _feedback_events(raw, now())
+    return valid_events(raw, now(), None)
 
 
 def now() -> datetime:
