@@ -93,6 +93,32 @@ class QueueOut(msgspec.Struct):
     counts: dict[str, int]
 
 
+class Confusion(msgspec.Struct):
+    """Spans by verdict, the evaluator's against the users' (pass is positive)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+class AgreementItem(msgspec.Struct):
+    """Agreement over one capability's spans (`capability` null: all spans, or none known)."""
+
+    capability: str | None
+    n: int
+    agreement: float | None
+    kappa: float | None
+    pearson: float | None
+    confusion: Confusion
+
+
+class AgreementOut(msgspec.Struct):
+    """The answer of `GET /v1/agreement`."""
+
+    items: list[AgreementItem]
+
+
 ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback", "post"): FeedbackResults,
     ("/v1/projects", "get"): _page_of(ProjectOut),
@@ -102,6 +128,7 @@ ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
     ("/v1/datasets", "get"): _page_of(DatasetOut),
     ("/v1/annotation-queues", "get"): _page_of(QueueOut),
+    ("/v1/agreement", "get"): AgreementOut,
 }
 
 BODIES: dict[tuple[str, str], Any] = {
