@@ -86,9 +86,7 @@ def test_per_capability_figures_match_the_hand_computation(
     }  # fmt: skip
 
 
-def test_without_by_one_item_covers_every_span(
-    api: httpx.Client, example: tuple[str, str]
-) -> None:
+def test_without_by_one_item_covers_every_span(api: httpx.Client, example: tuple[str, str]) -> None:
     user, judge = example
     [everything] = agreement(api, user=user, evaluator=judge)
     assert everything["capability"] is None and everything["n"] == 7

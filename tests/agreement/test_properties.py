@@ -48,6 +48,13 @@ class Case:
     events: list[Raw]
 
 
+# Two users split on a bool (a tie fails), beside a judge who said true.
+SPLIT_BOOL = Case("bool", "bool", None, None, [None], [
+    Raw(0, "u1", "end_user", True, 0, 0), Raw(0, "u2", "end_user", False, 0, 1),
+    Raw(0, None, "evaluator", True, 0, 2),
+])  # fmt: skip
+
+
 def values(kind: str) -> st.SearchStrategy[Any]:
     if kind == "thumb":
         return st.sampled_from([1, -1])
@@ -71,7 +78,8 @@ def cases(draw: st.DrawFn) -> Case:
             users,
             st.integers(0, 3),
         ),
-        min_size=1, max_size=30,
+        min_size=1,
+        max_size=30,
     )
     events = []
     for number, (span, source, user, tick) in enumerate(draw(plans)):
@@ -164,16 +172,8 @@ def _same(answer: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
     database=None,
 )  # fmt: skip
 @given(case=cases())
-# Two users split on a bool (a tie fails), beside a judge who said true.
-@example(
-    case=Case("bool", "bool", None, None, [None], [
-        Raw(0, "u1", "end_user", True, 0, 0), Raw(0, "u2", "end_user", False, 0, 1),
-        Raw(0, None, "evaluator", True, 0, 2),
-    ])  # fmt: skip
-)
-def test_agreement_equals_an_independent_computation(
-    live_server: LiveServer, case: Case
-) -> None:
+@example(case=SPLIT_BOOL)
+def test_agreement_equals_an_independent_computation(live_server: LiveServer, case: Case) -> None:
     run = f"{next(_counter):08x}"
     user, judge = f"p-u-{run}", f"p-j-{run}"
     with live_server.client() as api:
