@@ -2,7 +2,7 @@
 
 import typer
 
-from plaudit.cli import dataset, db, feedback, key, query, queue, serve, token
+from plaudit.cli import agreement, dataset, db, feedback, key, query, queue, serve, token
 from plaudit.cli.output import fail
 from plaudit.settings import SettingsError
 
@@ -21,6 +21,7 @@ app.command("query")(query.query)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(queue.app, name="queue")
+app.command("agreement")(agreement.agreement)
 
 
 def main() -> None:
