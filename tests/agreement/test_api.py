@@ -94,6 +94,11 @@ def test_without_by_one_item_covers_every_span(api: httpx.Client, example: tuple
     assert everything["agreement"] == pytest.approx(5 / 7)
     # po = 5/7; pe = (4/7)(4/7) + (3/7)(3/7) = 25/49; κ = (35 − 25)/(49 − 25) = 5/12
     assert everything["kappa"] == pytest.approx(5 / 12)
+    # x = 1, −1, 0, 1, 1/3, −1, 1 (mean 4/21); y = .9, .8, .2, .4, .5, .1, .7 (mean 18/35)
+    # Σxy = 19/15, Σx² = 46/9, Σy² = 12/5; so Σdx·dy = 19/15 − 7·(4/21)(18/35) = 61/105,
+    # Σdx² = 46/9 − 7·(4/21)² = 34/7, Σdy² = 12/5 − 7·(18/35)² = 96/175
+    assert everything["pearson"] == pytest.approx(61 / 105 / math.sqrt(34 / 7 * 96 / 175))
+    assert everything["pearson"] == pytest.approx(0.355905, abs=1e-6)
 
 
 def test_since_leaves_out_older_events(api: httpx.Client, example: tuple[str, str]) -> None:

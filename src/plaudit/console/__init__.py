@@ -18,6 +18,7 @@ from plaudit.console.pages import Chrome, ErrorPage
 from plaudit.console.render import STATIC_PREFIX, page, started
 from plaudit.console.session import CsrfRefused, NotSignedIn
 from plaudit.console.views import (
+    agreement,
     datasets,
     feedback,
     login,
@@ -48,6 +49,7 @@ PAGES: Final = [
     login.logout,
     *datasets.PAGES,
     *queues.PAGES,
+    *agreement.PAGES,
 ]
 
 
