@@ -7,7 +7,7 @@ from typing import Any, Final
 from litestar import Request, Response, get
 from sqlalchemy import Connection
 
-from plaudit.analytics.agreement import agreement
+from plaudit.analytics.agreement import items, span_pairs
 from plaudit.console.evaluation_pages import AgreementPage, AgreementRow
 from plaudit.console.render import page, started
 from plaudit.console.views.common import chrome, signed_in
@@ -49,11 +49,9 @@ def _row(item: dict[str, Any]) -> AgreementRow:
 def _figures(
     connection: Connection, project: str, wanted: AgreementRequest
 ) -> tuple[AgreementRow | None, list[AgreementRow]]:
-    overall = agreement(connection, project, wanted)
-    by_capability = agreement(connection, project, AgreementRequest(
-        wanted.user, wanted.evaluator, "capability", wanted.since, wanted.until
-    ))  # fmt: skip
-    return (_row(overall[0]) if overall else None), [_row(i) for i in by_capability]
+    pairs = span_pairs(connection, project, wanted)  # read once, grouped twice
+    overall = items(pairs, None)
+    return (_row(overall[0]) if overall else None), [_row(i) for i in items(pairs, "capability")]
 
 
 @get("/agreement", include_in_schema=False)
