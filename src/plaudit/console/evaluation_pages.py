@@ -130,6 +130,7 @@ class CompareLine:
     guardrail: bool
     regressed: bool
     improved: bool
+    href: str  # the run's page, its rows starting at this example
 
 
 @dataclass(frozen=True, slots=True)

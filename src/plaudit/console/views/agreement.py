@@ -17,8 +17,11 @@ from plaudit.errors import PlauditError
 from plaudit.store.agreement import rated_names
 from plaudit.store.configs import list_configs
 
-RANGES: Final = (("", "All time"), ("90d", "90 days"), ("30d", "30 days"), ("7d", "7 days"),
-                 ("24h", "24 hours"))  # fmt: skip
+RANGES: Final = (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"),
+                 ("", "All time"))  # fmt: skip
+# The page opens on the last 30 days: recent enough to judge today's evaluator, and a bounded
+# read on a large project. "All time" is an explicit choice (an empty `since`).
+DEFAULT_SINCE: Final = "30d"
 RATED: Final = {Kind.THUMB.value, Kind.BOOL.value, Kind.NUMBER.value}
 # Names users give and names evaluators give are often configured alike; these hints pick the
 # defaults when the page opens without a choice.
@@ -64,7 +67,7 @@ async def agreement_page(request: Request[Any, Any, Any]) -> Response[str]:
     judges, judge = await state.read(_choices, project, Source.EVALUATOR)
     params = request.query_params
     user, judge = params.get("user") or user, params.get("evaluator") or judge
-    since = params.get("since", "")
+    since = params.get("since", DEFAULT_SINCE)
     overall: AgreementRow | None = None
     rows: list[AgreementRow] = []
     error = ""
