@@ -55,3 +55,26 @@ def test_quick_benchmark_reports_every_figure_and_loses_nothing() -> None:
     # the other way round.
     assert verdict["events_stored"] >= verdict["events_acked"]
     assert report["database"] == "sqlite"
+
+
+def test_eval_bench_reports_rows_per_second_and_the_compare_time() -> None:
+    """`bench/eval.py` on a small dataset: both runs score every row, and the comparison of
+    the two runs sees the rows that changed (a third failed in the first, a fifth in the
+    second)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.eval", "--examples", "300", "--repeat", "1", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout)
+    assert report["examples"] == 300 and report["concurrency"] == 8
+    for figure in ("rows_per_s", "rows_per_s_with_task", "compare_ms"):
+        assert report[figure] > 0 and math.isfinite(report[figure]), figure
+    # Rows failing only the first run improved, rows failing only the second regressed.
+    changes = report["compare_summary"]["verdict"]
+    improved = sum(1 for n in range(300) if n % 3 == 0 and n % 5 != 0)
+    regressed = sum(1 for n in range(300) if n % 5 == 0 and n % 3 != 0)
+    assert changes == {
+        "improved": improved, "regressed": regressed, "unchanged": 300 - improved - regressed,
+    }  # fmt: skip

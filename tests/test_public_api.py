@@ -9,10 +9,11 @@ import plaudit.sdk
 from plaudit.sdk import AsyncClient, Client, Span, SpanLinks
 
 PUBLIC = [
-    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "Feedback",
-    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Span", "SpanLinks",
-    "datasets", "enrich_span", "enrich_trace", "feedback_token", "flush", "init", "queues", "send",
-    "shutdown", "span",
+    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "EvaluationInterrupted",
+    "EvaluationResult", "Evaluations", "Feedback", "FeedbackDropped", "FeedbackRejected",
+    "PlauditSdkError", "Queues", "Score", "Span", "SpanLinks", "datasets", "enrich_span",
+    "enrich_trace", "evals", "evaluate", "evaluations", "feedback_token", "flush", "init", "queues",
+    "send", "shutdown", "span",
 ]  # fmt: skip
 
 

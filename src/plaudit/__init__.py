@@ -16,16 +16,23 @@ if TYPE_CHECKING:
         Client,
         Datasets,
         DeliveryFailed,
+        EvaluationInterrupted,
+        EvaluationResult,
+        Evaluations,
         Feedback,
         FeedbackDropped,
         FeedbackRejected,
         PlauditSdkError,
         Queues,
+        Score,
         Span,
         SpanLinks,
         datasets,
         enrich_span,
         enrich_trace,
+        evals,
+        evaluate,
+        evaluations,
         feedback_token,
         flush,
         init,
@@ -37,10 +44,11 @@ if TYPE_CHECKING:
 
 # The same curated names as `plaudit.sdk.__all__`, plus the version (tests/test_public_api.py).
 __all__ = [
-    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "Feedback",
-    "FeedbackDropped", "FeedbackRejected", "PlauditSdkError", "Queues", "Span", "SpanLinks",
-    "__version__", "datasets", "enrich_span", "enrich_trace", "feedback_token", "flush", "init",
-    "queues", "send", "shutdown", "span",
+    "ApiError", "AsyncClient", "Client", "Datasets", "DeliveryFailed", "EvaluationInterrupted",
+    "EvaluationResult", "Evaluations", "Feedback", "FeedbackDropped", "FeedbackRejected",
+    "PlauditSdkError", "Queues", "Score", "Span", "SpanLinks", "__version__", "datasets",
+    "enrich_span", "enrich_trace", "evals", "evaluate", "evaluations", "feedback_token", "flush",
+    "init", "queues", "send", "shutdown", "span",
 ]  # fmt: skip
 
 _SDK_NAMES = frozenset(__all__) - {"__version__"}

@@ -74,5 +74,5 @@ def test_the_sdk_imports_only_core_httpx_and_opentelemetry() -> None:
 def test_the_public_surface_is_sorted_and_complete() -> None:
     assert plaudit.__all__ == sorted(plaudit.__all__)
     public = {name for name in dir(plaudit) if not name.startswith("_")}
-    modules = {"client", "feedback", "loop", "tokens", "tracing"}
+    modules = {"client", "evaluation", "feedback", "loop", "tokens", "tracing"}
     assert public - modules == set(plaudit.__all__)

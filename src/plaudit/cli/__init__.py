@@ -2,7 +2,7 @@
 
 import typer
 
-from plaudit.cli import agreement, dataset, db, feedback, key, query, queue, serve, token
+from plaudit.cli import agreement, dataset, db, evaluate, feedback, key, query, queue, serve, token
 from plaudit.cli.output import fail
 from plaudit.settings import SettingsError
 
@@ -22,6 +22,7 @@ app.add_typer(feedback.app, name="feedback")
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(queue.app, name="queue")
 app.command("agreement")(agreement.agreement)
+app.add_typer(evaluate.app, name="eval")
 
 
 def main() -> None:

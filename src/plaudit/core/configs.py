@@ -19,8 +19,8 @@ class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
     enum_values: list[ShortText] | None = None
     min: float | None = None
     max: float | None = None
-    # A number at or above it passes (agreement, evaluations); absent means DEFAULT_PASS_THRESHOLD.
     pass_threshold: float | None = None
+    """A number at or above it passes (evaluations, agreement); None: the default 0.5."""
 
     def problem_with(self, value: Any) -> str | None:
         """Why `value` breaks this config, or None when it fits."""

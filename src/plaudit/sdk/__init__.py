@@ -7,10 +7,13 @@
         answer = ...
     plaudit.send(span.links(), plaudit.Feedback.thumb_up(name="response-quality"))
 
+`plaudit.evaluate(...)` scores a dataset with a task and evaluators (`plaudit.evals`).
+
 It imports only the standard library, `plaudit.core`, httpx and OpenTelemetry — none of the
 server's dependencies — and it never raises into the app: errors go to `on_error`.
 """
 
+from plaudit.sdk import evals
 from plaudit.sdk._safety import (
     DeliveryFailed,
     FeedbackDropped,
@@ -18,6 +21,14 @@ from plaudit.sdk._safety import (
     PlauditSdkError,
 )
 from plaudit.sdk.client import AsyncClient, Client, SpanLinks, send
+from plaudit.sdk.evals import Score
+from plaudit.sdk.evaluation import (
+    EvaluationInterrupted,
+    EvaluationResult,
+    Evaluations,
+    evaluate,
+    evaluations,
+)
 from plaudit.sdk.feedback import Feedback
 from plaudit.sdk.loop import ApiError, Datasets, Queues, datasets, queues
 from plaudit.sdk.tokens import feedback_token
@@ -37,16 +48,23 @@ __all__ = [
     "Client",
     "Datasets",
     "DeliveryFailed",
+    "EvaluationInterrupted",
+    "EvaluationResult",
+    "Evaluations",
     "Feedback",
     "FeedbackDropped",
     "FeedbackRejected",
     "PlauditSdkError",
     "Queues",
+    "Score",
     "Span",
     "SpanLinks",
     "datasets",
     "enrich_span",
     "enrich_trace",
+    "evals",
+    "evaluate",
+    "evaluations",
     "feedback_token",
     "flush",
     "init",

@@ -14,6 +14,7 @@ to `Datasets(...)`/`Queues(...)`, else `plaudit.init`'s, else PLAUDIT_URL and PL
 
 import builtins
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,8 +38,14 @@ class _Api:
 
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0):
         self._url, self._token, self._timeout = url, token, timeout
+        # One connection pool per server and token, kept between calls: a new client per call
+        # costs a TLS context and a TCP connection each time (evaluations make many calls).
+        self._http: httpx.Client | None = None
+        self._http_for: tuple[str, str | None] | None = None
+        self._lock = threading.Lock()
 
-    def _client(self) -> httpx.Client:
+    def target(self) -> tuple[str, str | None]:
+        """The server's URL and the token these calls use."""
         default = default_client()
         url = self._url or default.url or os.environ.get("PLAUDIT_URL")
         token = self._token or default._token or os.environ.get("PLAUDIT_TOKEN")
@@ -46,12 +53,22 @@ class _Api:
             raise PlauditSdkError(
                 "no server: pass url=, call plaudit.init(url=…) or set PLAUDIT_URL"
             )
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=self._timeout)
+        return url.rstrip("/"), token
+
+    def _client(self) -> httpx.Client:
+        target = self.target()
+        with self._lock:
+            if self._http is None or self._http_for != target:
+                if self._http is not None:
+                    self._http.close()
+                url, token = target
+                headers = {"authorization": f"Bearer {token}"} if token else {}
+                self._http = httpx.Client(base_url=url, headers=headers, timeout=self._timeout)
+                self._http_for = target
+            return self._http
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with self._client() as client:
-            response = client.request(method, path, **kwargs)
+        response = self._client().request(method, path, **kwargs)
         if response.status_code >= 400:
             try:
                 problem = response.json()

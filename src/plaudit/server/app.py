@@ -23,6 +23,7 @@ from plaudit.server.api import (
     agreement,
     annotation_queues,
     datasets,
+    evaluations,
     feedback,
     feedback_tokens,
     health,
@@ -76,6 +77,7 @@ ROUTES = [
     *datasets.ROUTES,
     *annotation_queues.ROUTES,
     agreement.get_agreement,
+    *evaluations.ROUTES,
     proxy.proxy_mount,
 ]
 

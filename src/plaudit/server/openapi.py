@@ -16,6 +16,7 @@ import msgspec
 
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.feedback import FeedbackIn
+from plaudit.loop.evaluations import ResultsIn, RunIn
 from plaudit.server.api.admin import ProjectIn, TokenIn
 from plaudit.server.api.traces import EnrichmentIn
 
@@ -119,6 +120,21 @@ class AgreementOut(msgspec.Struct):
     items: list[AgreementItem]
 
 
+class RunOut(msgspec.Struct):
+    """An evaluation run with its counts and each score's mean and pass rate."""
+
+    id: str
+    name: str | None
+    dataset: str
+    dataset_version: int
+    only: Literal["guardrails", "filled"] | None
+    status: Literal["running", "finished"]
+    counts: dict[str, int]
+    scores: dict[str, dict[str, float]]
+    created_at: str
+    finished_at: str | None
+
+
 ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback", "post"): FeedbackResults,
     ("/v1/projects", "get"): _page_of(ProjectOut),
@@ -129,6 +145,9 @@ ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/datasets", "get"): _page_of(DatasetOut),
     ("/v1/annotation-queues", "get"): _page_of(QueueOut),
     ("/v1/agreement", "get"): AgreementOut,
+    ("/v1/evaluations", "get"): _page_of(RunOut),
+    ("/v1/evaluations", "post"): RunOut,
+    ("/v1/evaluations/{run_id}", "get"): RunOut,
 }
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -140,6 +159,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
     ("/v1/datasets", "get"): _page_of(DatasetOut),
     ("/v1/annotation-queues", "get"): _page_of(QueueOut),
+    ("/v1/evaluations", "post"): RunIn,
+    ("/v1/evaluations/{run_id}/results", "post"): ResultsIn,
 }
 
 

@@ -415,3 +415,54 @@ annotation_items = Table(
 
 # Queue fill reads feedback received since its last look (migration 0008).
 Index("ix_feedback_received", feedback.c.project, feedback.c.received_at)
+
+# An evaluation run scores every example of one dataset version (or a chosen part of it: `only`).
+evaluation_runs = Table(
+    "evaluation_runs",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(256)),
+    Column("dataset", String(128), nullable=False),
+    Column("dataset_version", Integer, nullable=False),
+    Column("only", String(16)),
+    Column("status", String(8), nullable=False),
+    Column("examples", Integer, nullable=False),
+    Column("created_at", UtcMicros(), nullable=False),
+    Column("finished_at", UtcMicros()),
+    Index("ix_evaluation_runs_dataset", "project", "dataset", "created_at"),
+)
+
+# One row per example of a run from its start (`pending`), so a resumed run knows what is left
+# and a result for an example outside the run is refused.
+evaluation_results = Table(
+    "evaluation_results",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("run", String(64), primary_key=True),
+    Column("example_id", String(64), primary_key=True),
+    Column("status", String(8), nullable=False),
+    Column("output", Json),
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Column("error", Text),
+    Column("updated_at", UtcMicros()),
+    sqlite_with_rowid=False,
+)
+
+# One row per (example, score name) of a run, its verdict fixed when stored: means, pass rates
+# and comparisons are SQL over this table, and failures (guardrails) are one index range per run.
+evaluation_scores = Table(
+    "evaluation_scores",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("run", String(64), primary_key=True),
+    Column("example_id", String(64), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("number", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("comment", Text),
+    Index("ix_evaluation_scores_passed", "project", "run", "passed"),
+    sqlite_with_rowid=False,
+)
