@@ -20,6 +20,7 @@ from plaudit.console.session import CsrfRefused, NotSignedIn
 from plaudit.console.views import (
     agreement,
     datasets,
+    evaluations,
     feedback,
     login,
     overview,
@@ -50,6 +51,7 @@ PAGES: Final = [
     *datasets.PAGES,
     *queues.PAGES,
     *agreement.PAGES,
+    *evaluations.PAGES,
 ]
 
 
