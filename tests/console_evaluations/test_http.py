@@ -83,6 +83,10 @@ def test_two_runs_row_by_row_with_changes_and_guardrails(console: httpx.Client, 
     assert everything["e4"] == "e4 – → 0.7 new"
     regressed = console.get(url, params={"baseline": runs.baseline, "show": "regressed"}).text
     assert list(_rows(regressed, "compare")) == ["e1"]
+    assert "Changed (2)" in regressed and "Regressed (1)" in regressed
+    assert "Guardrails (1)" in regressed and "All rows (4)" in regressed
+    # each row links to the run's page starting at it
+    assert f'href="/evaluations/{runs.fixed}?after=e1"' in page.text  # e2's link
     # Without a baseline: the dataset's newest other finished run.
     assert list(_rows(console.get(url).text, "compare")) == ["e1", "e2"]
 

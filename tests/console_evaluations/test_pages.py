@@ -35,7 +35,7 @@ PAGES = {
         RUN,
         [ChangeSummary(EVIL, 1, 2, 3, 4)],
         [EVIL],
-        [CompareLine(EVIL, [CELL], True, True, False, "/evaluations/x")],
+        [CompareLine(EVIL, [CELL], True, True, False, EVIL)],
         "changed",
         (("changed", EVIL, 1),),
         600,

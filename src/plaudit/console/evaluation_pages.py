@@ -130,7 +130,7 @@ class CompareLine:
     guardrail: bool
     regressed: bool
     improved: bool
-    href: str  # the run's page, its rows starting at this example
+    after: str  # the example before it in the run: its page lists rows after that one
 
 
 @dataclass(frozen=True, slots=True)

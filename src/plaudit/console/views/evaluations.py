@@ -2,7 +2,7 @@
 errors) and `/evaluations/{id}/compare?baseline=…` (two runs side by side, row by row)."""
 
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
@@ -178,34 +178,25 @@ async def run_page(request: Request[Any, Any, Any], run_id: FromPath[str]) -> Re
     return page("evaluation.html", since, _frame(session, title), context)
 
 
-def _compare_lines(
-    compared: dict[str, Any], names: list[str]
-) -> tuple[list[CompareLine], dict[str, set[str]]]:
-    guarded = {name: set(ids) for name, ids in compared["guardrails"].items()}
-    lines = []
-    before = None  # the run's rows come in the order its page lists them: start after this one
-    for item in compared["items"]:
-        example_id, scores = item["example_id"], item["scores"]
-        cells = []
-        for name in names:
-            score: ScoreChange | None = scores.get(name)
-            flagged = example_id in guarded.get(name, ())
-            if score is None:
-                cells.append(ChangeCell(name, "", "", "", flagged))
-                continue
-            cells.append(ChangeCell(
-                name, _shown(score.baseline), _shown(score.run), score.change, flagged
-            ))  # fmt: skip
-        changes = {c.change for c in cells}
-        href = f"/evaluations/{quote(compared['run'], safe='')}"
-        if before is not None:
-            href += "?" + urlencode({"after": before})
-        lines.append(CompareLine(
-            example_id, cells, any(c.guardrail for c in cells), "regressed" in changes,
-            "improved" in changes, href,
-        ))  # fmt: skip
-        before = example_id
-    return lines, guarded
+def _compare_line(
+    example_id: str,
+    scores: dict[str, ScoreChange],
+    names: list[str],
+    guarded: dict[str, set[str]],
+    after: str,
+    flags: dict[str, bool],
+) -> CompareLine:
+    cells = []
+    for name in names:
+        score, flagged = scores.get(name), example_id in guarded.get(name, ())
+        if score is None:
+            cells.append(ChangeCell(name, "", "", "", flagged))
+        else:
+            baseline, run = _shown(score.baseline), _shown(score.run)
+            cells.append(ChangeCell(name, baseline, run, score.change, flagged))
+    return CompareLine(
+        example_id, cells, flags["guardrails"], flags["regressed"], flags["improved"], after
+    )
 
 
 def _shown(value: Any) -> str:
@@ -215,27 +206,40 @@ def _shown(value: Any) -> str:
 def _compare_page(
     connection: Connection, project: str, run: Any, baseline: Any, show: str
 ) -> ComparePage:
+    """The comparison, with every row counted under each filter but only the rows listed built
+    (a 10,000-row comparison lists at most `COMPARE_ROWS`)."""
     compared = compare(connection, project, run, baseline)
     names = sorted(set(compared["summary"]) | set(compared["guardrails"]))
-    lines, guarded = _compare_lines(compared, names)
-    picks = {
-        "changed": [line for line in lines if line.regressed or line.improved],
-        "regressed": [line for line in lines if line.regressed],
-        "guardrails": [line for line in lines if line.guardrail],
-        "all": lines,
-    }
+    guarded = {name: set(ids) for name, ids in compared["guardrails"].items()}
+    counts = dict.fromkeys(dict(SHOWS), 0)
+    rows: list[CompareLine] = []
+    before = ""  # the run's page lists rows in this order: a row is shown "after" the one before
+    for item in compared["items"]:
+        example_id, scores = item["example_id"], item["scores"]
+        changes = {score.change for score in scores.values()}
+        flags = {
+            "regressed": "regressed" in changes,
+            "improved": "improved" in changes,
+            "guardrails": any(example_id in ids for ids in guarded.values()),
+        }
+        flags["changed"] = flags["regressed"] or flags["improved"]
+        flags["all"] = True
+        for key in counts:
+            counts[key] += flags[key]
+        if flags[show] and len(rows) < COMPARE_ROWS:
+            rows.append(_compare_line(example_id, scores, names, guarded, before, flags))
+        before = example_id
     summary = [
         ChangeSummary(name, counted["improved"], counted["regressed"], counted["unchanged"],
                       len(guarded.get(name, ())))
         for name, counted in sorted(compared["summary"].items())
     ]  # fmt: skip
-    chosen = picks[show]
     return ComparePage(
         run=_run_row(run_json(connection, project, run)),
         baseline=_run_row(run_json(connection, project, baseline)),
-        summary=summary, score_names=names, rows=chosen[:COMPARE_ROWS], show=show,
-        shows=tuple((value, label, len(picks[value])) for value, label in SHOWS),
-        matching=len(chosen), limit=COMPARE_ROWS,
+        summary=summary, score_names=names, rows=rows, show=show,
+        shows=tuple((value, label, counts[value]) for value, label in SHOWS),
+        matching=counts[show], limit=COMPARE_ROWS,
     )  # fmt: skip
 
 
