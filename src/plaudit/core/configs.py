@@ -40,9 +40,11 @@ class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
 
     def problem_with_itself(self) -> str | None:
         """Why this config is inconsistent, or None."""
-        for bound in (self.min, self.max, self.pass_threshold):
+        for bound in (self.min, self.max):
             if bound is not None and not math.isfinite(bound):
-                return "min, max and pass_threshold must be finite numbers"
+                return "min and max must be finite numbers"
+        if self.pass_threshold is not None and not math.isfinite(self.pass_threshold):
+            return "pass_threshold must be a finite number"
         if self.pass_threshold is not None and self.kind is not Kind.NUMBER:
             return "pass_threshold only applies to kind 'number' (thumbs and bools pass by value)"
         if self.min is not None and self.max is not None and self.min > self.max:
