@@ -63,6 +63,8 @@ def test_one_run_with_its_scores_rows_and_errors(console: httpx.Client, runs: Ru
     assert rows["e4"] == "e4 error task failed: &lt;timeout&gt;"  # escaped, shown as text
     errors = _rows(console.get(f"/evaluations/{runs.baseline}?status=error").text, "results")
     assert list(errors) == ["e4"]
+    # each score links to its agreement with end users (scores are evaluator feedback)
+    assert 'href="/agreement?evaluator=acc&amp;since="' in page.text
     # the compare form offers the other run of the dataset
     assert f'<option value="{runs.fixed}"' in page.text
 
