@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from plaudit import __version__
-from plaudit.cli import dataset, db, evaluate, feedback, key, query, queue, serve, token
+from plaudit.cli import agreement, dataset, db, evaluate, feedback, key, query, queue, serve, token
 from plaudit.cli.output import Group, wants_json
 from plaudit.cli.problems import Exit, explain, report
 
@@ -26,6 +26,7 @@ app.command("query")(query.query)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(queue.app, name="queue")
+app.command("agreement")(agreement.agreement)
 app.add_typer(evaluate.app, name="eval")
 
 

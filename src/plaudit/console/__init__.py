@@ -18,8 +18,10 @@ from plaudit.console.pages import Chrome, ErrorPage
 from plaudit.console.render import STATIC_PREFIX, page, started
 from plaudit.console.session import CsrfRefused, NotSignedIn
 from plaudit.console.views import (
+    agreement,
     conversations,
     datasets,
+    evaluations,
     exports,
     feedback,
     login,
@@ -56,6 +58,8 @@ PAGES: Final = [
     conversations.user_page,
     exports.export_feedback,
     exports.export_query,
+    *agreement.PAGES,
+    *evaluations.PAGES,
 ]
 
 

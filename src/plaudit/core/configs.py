@@ -1,11 +1,13 @@
 """Feedback configs: optional per-project declarations of a feedback name's kind and range."""
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from plaudit.core.feedback import Kind, ShortText
+
+DEFAULT_PASS_THRESHOLD: Final = 0.5
 
 
 class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -41,10 +43,17 @@ class FeedbackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
         for bound in (self.min, self.max):
             if bound is not None and not math.isfinite(bound):
                 return "min and max must be finite numbers"
-        if self.min is not None and self.max is not None and self.min > self.max:
-            return "min must not be greater than max"
         if self.pass_threshold is not None and not math.isfinite(self.pass_threshold):
             return "pass_threshold must be a finite number"
+        if self.pass_threshold is not None and self.kind is not Kind.NUMBER:
+            return "pass_threshold only applies to kind 'number' (thumbs and bools pass by value)"
+        if self.min is not None and self.max is not None and self.min > self.max:
+            return "min must not be greater than max"
         if self.enum_values is not None and self.kind is not Kind.ENUM:
             return "enum_values only apply to kind 'enum'"
         return None
+
+    @property
+    def threshold(self) -> float:
+        """The number at or above which a value of this name passes."""
+        return DEFAULT_PASS_THRESHOLD if self.pass_threshold is None else self.pass_threshold

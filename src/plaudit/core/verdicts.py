@@ -5,12 +5,8 @@ passes above 0; any other number passes at or above its name's `pass_threshold` 
 configured). Anything else has no verdict.
 """
 
-from typing import Final
-
-from plaudit.core.configs import FeedbackConfig
+from plaudit.core.configs import DEFAULT_PASS_THRESHOLD, FeedbackConfig
 from plaudit.core.feedback import Kind
-
-DEFAULT_PASS_THRESHOLD: Final = 0.5
 
 
 def passes(value: object, config: FeedbackConfig | None, kind: Kind | None = None) -> bool | None:

@@ -20,6 +20,7 @@ from plaudit.loop.queue_fill import QueueFiller
 from plaudit.server import problems
 from plaudit.server.api import (
     admin,
+    agreement,
     annotation_queues,
     datasets,
     evaluations,
@@ -77,6 +78,7 @@ ROUTES = [
     sdk_assets.browser_client,
     *datasets.ROUTES,
     *annotation_queues.ROUTES,
+    agreement.get_agreement,
     *evaluations.ROUTES,
     proxy.proxy_mount,
 ]

@@ -94,6 +94,32 @@ class QueueOut(msgspec.Struct):
     counts: dict[str, int]
 
 
+class Confusion(msgspec.Struct):
+    """Spans by verdict, the evaluator's against the users' (pass is positive)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+class AgreementItem(msgspec.Struct):
+    """Agreement over one capability's spans (`capability` null: all spans, or none known)."""
+
+    capability: str | None
+    n: int
+    agreement: float | None
+    kappa: float | None
+    pearson: float | None
+    confusion: Confusion
+
+
+class AgreementOut(msgspec.Struct):
+    """The answer of `GET /v1/agreement`."""
+
+    items: list[AgreementItem]
+
+
 class RunOut(msgspec.Struct):
     """An evaluation run with its counts and each score's mean and pass rate."""
 
@@ -118,6 +144,7 @@ ANSWERS: dict[tuple[str, str], Any] = {
     ("/v1/feedback-configs/{name}", "put"): FeedbackConfig,
     ("/v1/datasets", "get"): _page_of(DatasetOut),
     ("/v1/annotation-queues", "get"): _page_of(QueueOut),
+    ("/v1/agreement", "get"): AgreementOut,
     ("/v1/evaluations", "get"): _page_of(RunOut),
     ("/v1/evaluations", "post"): RunOut,
     ("/v1/evaluations/{run_id}", "get"): RunOut,
