@@ -138,7 +138,8 @@ def load(database_url: str, events: int, traces: int = 0) -> float:
 def admin_token(database_url: str) -> str:
     """A token made the way an operator makes one."""
     command = [str(plaudit_executable()), "token", "create", "--project", query_bench.PROJECT,
-               "--scope", "admin", "--database-url", database_url, "--json"]  # fmt: skip
+               "--create-project", "--scope", "admin", "--database-url", database_url,
+               "--json"]  # fmt: skip
     return str(json.loads(subprocess.check_output(command))["token"])
 
 

@@ -89,7 +89,7 @@ def test_a_thumb_down_lands_on_the_proxied_span(page: Page, proxied_demo: Proxie
     page.wait_for_function("window.plaudit.pending() === 0")
     with demo.api() as api:
         items = wait_for_feedback(api, 1, span_id=span_id)
-        assert [(e["name"], e["kind"], e["value"]) for e in items] == [("helpful", "thumb", -1)]
+        assert [(e["name"], e["kind"], e["value"]) for e in items] == [("response-quality", "thumb", -1)]
         event = items[0]
         assert event["span_id"] == span_id
         assert event["trace_id"] == trace_id

@@ -104,7 +104,7 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 BROWSER_MAY = {("POST", "/v1/feedback")}
 # OTLP receivers answer errors in OTLP's own shape (a google.rpc.Status), as exporters expect.
 OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs"), ("POST", "/v1/metrics")}
-PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok",
+PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok", "run_id": "run-1",
                "example_id": "ex-1", "item_id": "item-1",
                "name": "stars"}  # fmt: skip
 METHODS = {"get", "post", "put", "patch", "delete"}
