@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import upgrade
 from plaudit.store.tokens import create_token
+from tests.tcp_proxy import TcpProxy
 
 POSTGRES = os.environ.get(
     "PLAUDIT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -83,6 +85,15 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_proxy() -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the test PostgreSQL, to cut it off or black-hole it."""
+    target = urlsplit(POSTGRES)
+    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+    yield proxy
+    proxy.close()
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -25,8 +24,8 @@ from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import downgrade
 from plaudit.store.schema import feedback
-from tests.conftest import POSTGRES, free_port, make_tokens, start_server
-from tests.tcp_proxy import TcpProxy
+from tests.conftest import free_port, make_tokens, start_server
+from tests.tcp_proxy import TcpProxy, through
 
 TRACE = "b7ad6b7169203331a0c5c1e6f0f0e4a1"
 
@@ -171,19 +170,6 @@ def _answers(url: str) -> bool:
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
-
-
-def through(proxy: TcpProxy, database_url: str) -> str:
-    parts = urlsplit(database_url)
-    return urlunsplit(parts._replace(netloc=f"postgres@127.0.0.1:{proxy.port}"))
-
-
-@pytest.fixture
-def postgres_proxy() -> Iterator[TcpProxy]:
-    target = urlsplit(POSTGRES)
-    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
-    yield proxy
-    proxy.close()
 
 
 @pytest.mark.postgres_only

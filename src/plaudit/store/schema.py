@@ -75,9 +75,7 @@ def _response_index() -> Index:
     # Partial: most rows name no response id, and an index entry for each NULL would cost every
     # insert for nothing. Lookups (`response_id IN (…)`) imply NOT NULL, so they can use it.
     not_null = text("response_id IS NOT NULL")
-    return Index(
-        None, "project", "response_id", sqlite_where=not_null, postgresql_where=not_null
-    )
+    return Index(None, "project", "response_id", sqlite_where=not_null, postgresql_where=not_null)
 
 
 def _name(column: str, **kwargs: Any) -> Column[str]:
