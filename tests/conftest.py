@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,9 +131,16 @@ def make_tokens(database_url: str) -> tuple[str, str, str]:
     return admin, browser, otlp
 
 
-def serve_app(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    """Run an ASGI app on 127.0.0.1:`port` in a thread, once it is accepting connections."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, loop="asyncio")
+@contextmanager
+def serving_app(app: Any, port: int, /, **options: Any) -> Iterator[str]:
+    """Run an ASGI app on 127.0.0.1:`port` in a thread while the block runs; its base URL.
+
+    The one way tests start a server in-process (a subprocess is `plaudit serve` itself).
+    `options` are more uvicorn settings, e.g. the CLI's own (`plaudit.cli.serve.uvicorn_options`).
+    """
+    config = uvicorn.Config(
+        app, **{"log_config": None, **options, "host": "127.0.0.1", "port": port, "loop": "asyncio"}
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -142,12 +149,16 @@ def serve_app(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    return server, thread
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
-def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
-    """A Plaudit server for `settings`, on loopback in a thread."""
-    return serve_app(create_app(settings), settings.port)
+def serving(settings: Settings, /, **options: Any) -> AbstractContextManager[str]:
+    """A Plaudit server for `settings`, on loopback in a thread while the block runs."""
+    return serving_app(create_app(settings), settings.port, **options)
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +169,8 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
     settings = Settings(
         database_url=database_url, port=port, cors_origins=("http://allowed.example",)
     )
-    server, thread = start_server(settings)
-    yield LiveServer(f"http://127.0.0.1:{port}", database_url, admin, browser, otlp)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(settings) as url:
+        yield LiveServer(url, database_url, admin, browser, otlp)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import downgrade
 from plaudit.store.schema import feedback
-from tests.conftest import free_port, make_tokens, start_server
+from tests.conftest import free_port, make_tokens, serving
 from tests.tcp_proxy import TcpProxy, through
 
 TRACE = "b7ad6b7169203331a0c5c1e6f0f0e4a1"
@@ -53,15 +53,12 @@ class Server:
 
 
 @contextmanager
-def serving(database_url: str, token_url: str | None = None, **settings: float) -> Iterator[Server]:
+def server_of(
+    database_url: str, token_url: str | None = None, **settings: float
+) -> Iterator[Server]:
     admin = make_tokens(token_url or database_url)[0]
-    port = free_port()
-    server, thread = start_server(Settings(database_url=database_url, port=port, **settings))
-    try:
-        yield Server(f"http://127.0.0.1:{port}", admin)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(Settings(database_url=database_url, port=free_port(), **settings)) as url:
+        yield Server(url, admin)
 
 
 def until(condition: Callable[[], bool], seconds: float) -> bool:
@@ -87,7 +84,7 @@ def stored_ids(database_url: str) -> set[str]:
 def test_a_locked_sqlite_file_is_a_503_then_heals(tmp_path: Path) -> None:
     path = tmp_path / "plaudit.db"
     url = f"sqlite:///{path}"
-    with serving(url, write_timeout=20) as server:
+    with server_of(url, write_timeout=20) as server:
         assert server.send("before").status_code == 200
         locker = sqlite3.connect(path, isolation_level=None)
         locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
@@ -120,7 +117,7 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_is_a_503_then_heals(tiny_filesystem: Path) -> None:
     url = f"sqlite:///{tiny_filesystem / 'plaudit.db'}"
     filler = tiny_filesystem / "filler"
-    with serving(url, write_timeout=20) as server:
+    with server_of(url, write_timeout=20) as server:
         assert server.send("before").status_code == 200
         with filler.open("wb") as out:  # take every free byte
             try:
@@ -177,7 +174,7 @@ def test_postgres_cut_off_mid_load_is_a_503_then_heals(
     database_url: str, postgres_proxy: TcpProxy, dialect: str
 ) -> None:
     proxied = through(postgres_proxy, database_url)
-    with serving(proxied, token_url=database_url, write_timeout=5) as server:
+    with server_of(proxied, token_url=database_url, write_timeout=5) as server:
         statuses: list[int] = []
         stop = threading.Event()
 
@@ -207,7 +204,7 @@ def test_a_black_holed_postgres_answers_within_the_deadline_then_heals(
     database_url: str, postgres_proxy: TcpProxy, dialect: str
 ) -> None:
     proxied = through(postgres_proxy, database_url)
-    with serving(proxied, token_url=database_url, write_timeout=2) as server:
+    with server_of(proxied, token_url=database_url, write_timeout=2) as server:
         assert server.send("before").status_code == 200
         postgres_proxy.black_hole()
         started = time.monotonic()
@@ -268,7 +265,7 @@ def test_a_migration_killed_midway_is_rolled_back_and_redone(
 ) -> None:
     engine = create_database_engine(database_url)
     token = make_tokens(database_url)[0]
-    with serving(database_url) as server:
+    with server_of(database_url) as server:
         for n in range(20):
             assert server.send(f"kept-{n}").status_code == 200
     downgrade(engine, "0010")  # the next start has a migration to run
