@@ -306,7 +306,8 @@ def test_tokens_are_shown_once_and_stored_hashed(
             assert leak not in listing.text
         mine = next(t for t in items if t["id"] == created["id"])
         assert not {"token", "token_hash", "hash", "secret"} & set(mine)
-        assert api.get(f"/v1/tokens/{created['id']}").status_code in (404, 405)
+        # No route reads one token back (its secret is shown once, at creation).
+        assert api.get(f"/v1/tokens/{created['id']}").status_code == 405
     engine = create_database_engine(live_server.database_url)
     try:
         with engine.connect() as connection:
@@ -366,7 +367,7 @@ def preflight(http: Http, origin: str, path: str = "/v1/feedback") -> httpx.Resp
 
 def test_preflight_from_an_allowed_origin_is_answered(http: Http) -> None:
     response = preflight(http, ALLOWED)
-    assert response.status_code in (200, 204)
+    assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert "POST" in response.headers["access-control-allow-methods"]
     allowed_headers = response.headers["access-control-allow-headers"].lower()
