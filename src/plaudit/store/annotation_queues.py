@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from plaudit.core.datasets import span_example_id
+from plaudit.core.times import rfc3339
 from plaudit.errors import Conflict
 from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.schema import annotation_items, annotation_queues, to_micros, tokens
@@ -25,7 +26,7 @@ _q = annotation_queues.c
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else rfc3339(moment)
 
 
 @dataclass(frozen=True, slots=True)

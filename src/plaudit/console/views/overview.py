@@ -20,6 +20,7 @@ from plaudit.console.pages import CapabilityRow, Chart, OverviewPage
 from plaudit.console.render import page, started
 from plaudit.console.views.common import chrome, signed_in
 from plaudit.core.query.text import parse_query
+from plaudit.core.times import rfc3339
 
 # range → (bucket, buckets in the period)
 RANGES: Final = {"24h": ("hour", 24), "7d": ("day", 7), "14d": ("day", 14), "30d": ("day", 30)}
@@ -59,7 +60,7 @@ def overview_answer(connection: Connection, project: str, period: str) -> Answer
     """Events, ups and downs by capability and bucket over both periods."""
     unit, _ = RANGES[period]
     before, _ = period_start(period, datetime.now(UTC))
-    since = before.isoformat().replace("+00:00", "Z")
+    since = rfc3339(before)
     text = f"count, up, down by capability, {unit} since {since}"
     # The server writes this query: its groups (capabilities × time buckets) are not capped.
     return run_query(connection, parse_query(text), project, seconds=10, max_groups=None)
