@@ -8,7 +8,7 @@ handed on before the next is read: memory stays constant whatever the number of 
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -89,17 +89,6 @@ def read_page(
     rows = events_page(connection, project, filters, window, after, size)
     end = (to_micros(rows[-1]["timestamp"]), rows[-1]["id"]) if len(rows) == size else None
     return Page([row_to_event(row) for row in rows], end)
-
-
-def iter_pages(read: Reader) -> Iterator[list[dict[str, Any]]]:
-    """Every page of events, oldest first (blocking: for the CLI)."""
-    page = read(None)
-    while True:
-        if page.events:
-            yield page.events
-        if page.end is None:
-            return
-        page = read(page.end)
 
 
 class Encoder:

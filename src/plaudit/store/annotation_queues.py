@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
@@ -20,7 +20,6 @@ from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.schema import annotation_items, annotation_queues, to_micros, tokens
 
 HOLD: Final = timedelta(minutes=5)
-ItemStatus = Literal["pending", "done"]
 _it = annotation_items.c
 _q = annotation_queues.c
 

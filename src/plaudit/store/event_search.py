@@ -20,19 +20,6 @@ Position = tuple[int, str]
 """(timestamp or time key in micros, id): where a keyset page ends."""
 
 
-def _source(compiler: Compiler) -> Any:
-    if not compiler.uses_spans:
-        return feedback
-    return feedback.outerjoin(
-        spans,
-        and_(
-            spans.c.project == feedback.c.project,
-            spans.c.trace_id == feedback.c.trace_id,
-            spans.c.span_id == feedback.c.span_id,
-        ),
-    )
-
-
 def _matching(
     compiler: Compiler, project: str, filters: Sequence[Filter], window: Window
 ) -> list[Any]:
@@ -73,7 +60,7 @@ def events_page(
         else [feedback.c.timestamp, feedback.c.id]
     )
     statement = (
-        select(*feedback.c).select_from(_source(compiler)).where(*conditions).order_by(*order)
+        select(*feedback.c).select_from(compiler.source()).where(*conditions).order_by(*order)
     )
     return list(connection.execute(statement.limit(limit)).mappings())
 
@@ -84,7 +71,7 @@ def count_events(
     """How many events match (for progress bars)."""
     compiler = Compiler(connection.dialect.name)
     conditions = _matching(compiler, project, filters, window)
-    statement = select(func.count()).select_from(_source(compiler)).where(*conditions)
+    statement = select(func.count()).select_from(compiler.source()).where(*conditions)
     return int(connection.execute(statement).scalar_one())
 
 
