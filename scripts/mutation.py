@@ -10,7 +10,7 @@ rewritten in place for the run and always restored. The tests run with `-x` and 
 timeout; a mutant the tests do not fail "survives" and is listed with its line, so a reader can
 judge it: equivalent (no behaviour a user could see changes), or a test to add.
 
-Bounded by `--seconds` (what is not run by then is counted, not hidden) and `--lines A-B`.
+Bounded by `--seconds` (what is not run by then is counted, not hidden) and `--lines A-B,C-D`.
 Docstrings and logging calls are left alone. Needs nothing beyond the standard library and the
 project's test environment.
 """
@@ -165,7 +165,7 @@ def main() -> int:
     parser.add_argument("tests", nargs="+", help="pytest arguments (after --)")
     parser.add_argument("--seconds", type=float, default=300, help="budget for the whole run")
     parser.add_argument("--timeout", type=float, default=120, help="per mutant")
-    parser.add_argument("--lines", help="only mutants on lines A-B")
+    parser.add_argument("--lines", help="only mutants on lines A-B[,C-D…]")
     parser.add_argument("--list", action="store_true", help="list the mutants; run nothing")
     args = parser.parse_args()
 
@@ -173,8 +173,8 @@ def main() -> int:
     tree = ast.parse(original)
     found = sorted(mutants(tree), key=lambda m: (m.line, m.index, m.kind))
     if args.lines:
-        first, last = (int(n) for n in args.lines.split("-"))
-        found = [m for m in found if first <= m.line <= last]
+        spans = [tuple(int(n) for n in part.split("-")) for part in args.lines.split(",")]
+        found = [m for m in found if any(first <= m.line <= last for first, last in spans)]
     if args.list:
         for m in found:
             print(f"{args.module}:{m.line}: {m.description}")
