@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from plaudit.store.database import create_database_engine
-from plaudit.store.writer import WriteOp, Writer, WriterBusy, WriterUnavailable
+from plaudit.store.writer import WriteOp, Writer, WriterBusy, WriterUnavailable, WriteTimedOut
 from tests.tcp_proxy import TcpProxy, through
 
 TABLE = "writer_test_rows"
@@ -362,3 +362,28 @@ def test_stop_during_connection_loss_answers_every_caller(
         assert not writer.alive
         acknowledged = _acknowledged(queued, got[1:])
     assert acknowledged <= set(stored(engine))
+
+
+# --- a caller that gave up ------------------------------------------------------------------
+
+
+def test_a_write_whose_caller_gave_up_before_it_started_is_dropped(engine: Engine) -> None:
+    writer = Writer(engine, deadline=0.5)
+    writer.start()
+    late = Put(key())
+    try:
+
+        async def scenario() -> None:
+            gate, gate_caller = await held(writer)
+            with pytest.raises(WriteTimedOut, match=r"not committed within 0\.5 s"):
+                await writer.write(late)  # the gate holds the writer past the deadline
+            gate.opened.set()
+            with pytest.raises(WriteTimedOut):
+                await gate_caller  # its caller gave up too, though the writer had started it
+
+        asyncio.run(scenario())
+        writer.write_sync(Put(key()))  # the writer went on: the dropped write is behind it
+        assert writer.pending == 0, "a dropped write still counts against the queue"
+    finally:
+        writer.stop()
+    assert late.key not in stored(engine), "a write whose caller gave up was stored"
