@@ -173,8 +173,8 @@ def main() -> int:
     tree = ast.parse(original)
     found = sorted(mutants(tree), key=lambda m: (m.line, m.index, m.kind))
     if args.lines:
-        spans = [tuple(int(n) for n in part.split("-")) for part in args.lines.split(",")]
-        found = [m for m in found if any(first <= m.line <= last for first, last in spans)]
+        ranges = [[int(n) for n in part.split("-")] for part in args.lines.split(",")]
+        found = [m for m in found if any(r[0] <= m.line <= r[-1] for r in ranges)]
     if args.list:
         for m in found:
             print(f"{args.module}:{m.line}: {m.description}")
