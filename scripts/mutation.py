@@ -102,7 +102,11 @@ def mutants(tree: ast.Module) -> Iterator[Mutant]:
                 yield Mutant(index, "bool", line, f"{node.value} -> {not node.value}")
             elif isinstance(node.value, int):
                 yield Mutant(index, "int", line, f"{node.value} -> {node.value + 1}")
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        elif (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and not _skipped(node.value, parents)
+        ):
             yield Mutant(index, "drop-call", line, f"drop `{ast.unparse(node)[:60]}`")
 
 

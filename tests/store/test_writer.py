@@ -213,6 +213,7 @@ def test_a_database_fault_during_the_retries_fails_the_rest_at_once(engine: Engi
             return await answers([gate_caller, *callers])
 
         got = asyncio.run(scenario())
+        assert writer.pending == 0, "an op was counted off the queue twice"
     assert isinstance(got[1], ValueError)
     assert all(isinstance(answer, OperationalError) for answer in got[2:]), got
     assert names == ["fault"]  # the group stopped at Refuse; alone, Fault failed the rest
@@ -277,6 +278,8 @@ def test_stop_commits_what_was_queued_and_refuses_what_comes_after(engine: Engin
     got = asyncio.run(scenario())
     assert not writer.alive
     assert got[1:] == [op.key for op in queued]
+    # the gate's group, then the 50 queued behind it as one (what /metrics reports)
+    assert (writer.commits, writer.ops_committed) == (2, 51)
     rows = stored(engine)
     assert all(op.key in rows for op in queued)
     with pytest.raises(WriterUnavailable):
@@ -389,3 +392,18 @@ def test_a_write_whose_caller_gave_up_before_it_started_is_dropped(engine: Engin
     finally:
         writer.stop()
     assert late.key not in stored(engine), "a write whose caller gave up was stored"
+
+
+def test_stop_answers_the_callers_of_a_writer_whose_thread_never_ran(engine: Engine) -> None:
+    writer = Writer(engine, deadline=BOUND)  # never started: nothing will take its queue
+
+    async def scenario() -> None:
+        caller = asyncio.ensure_future(writer.write(Put(key())))
+        await eventually(lambda: writer.pending == 1)
+        await asyncio.to_thread(writer.stop)
+        started = time.monotonic()
+        with pytest.raises(WriterUnavailable, match="stopped"):
+            await caller
+        assert time.monotonic() - started < 5, "the caller waited for its deadline"
+
+    asyncio.run(scenario())
