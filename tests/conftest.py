@@ -11,12 +11,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 import pytest
 import uvicorn
 from sqlalchemy import Engine, create_engine, text
@@ -27,6 +29,7 @@ from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import upgrade
 from plaudit.store.tokens import create_token
+from tests.tcp_proxy import TcpProxy
 
 # Servers the tests start never take the default OTLP/gRPC port (4317): parallel runs would
 # collide on it. In-process servers say `grpc_port=0`; this covers subprocesses that inherit the
@@ -90,6 +93,15 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def postgres_proxy() -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the test PostgreSQL, to cut it off or black-hole it."""
+    target = urlsplit(POSTGRES)
+    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+    yield proxy
+    proxy.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,9 +137,16 @@ def make_tokens(database_url: str) -> tuple[str, str, str]:
     return admin, browser, otlp
 
 
-def serve_app(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    """Run an ASGI app on 127.0.0.1:`port` in a thread, once it is accepting connections."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, loop="asyncio")
+@contextmanager
+def serving_app(app: Any, port: int, /, **options: Any) -> Iterator[str]:
+    """Run an ASGI app on 127.0.0.1:`port` in a thread while the block runs; its base URL.
+
+    The one way tests start a server in-process (a subprocess is `plaudit serve` itself).
+    `options` are more uvicorn settings, e.g. the CLI's own (`plaudit.cli.serve.uvicorn_options`).
+    """
+    config = uvicorn.Config(
+        app, **{"log_config": None, **options, "host": "127.0.0.1", "port": port, "loop": "asyncio"}
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -136,12 +155,25 @@ def serve_app(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    return server, thread
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
-def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
-    """A Plaudit server for `settings`, on loopback in a thread."""
-    return serve_app(create_app(settings), settings.port)
+def serving(settings: Settings, /, **options: Any) -> AbstractContextManager[str]:
+    """A Plaudit server for `settings`, on loopback in a thread while the block runs.
+
+    OTLP/gRPC stays off unless the test names a port of its own: the default, 4317, would be
+    taken by every test server at once under `pytest -n 2`.
+    """
+    if settings.grpc_port == DEFAULT_GRPC_PORT:
+        settings = msgspec.structs.replace(settings, grpc_port=0)
+    return serving_app(create_app(settings), settings.port, **options)
+
+
+DEFAULT_GRPC_PORT = Settings(database_url="sqlite://").grpc_port
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +187,8 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
         grpc_port=0,
         cors_origins=("http://allowed.example",),
     )
-    server, thread = start_server(settings)
-    yield LiveServer(f"http://127.0.0.1:{port}", database_url, admin, browser, otlp)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(settings) as url:
+        yield LiveServer(url, database_url, admin, browser, otlp)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import select
 import socket
 import threading
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 _CHUNK: Final = 65_536
 
@@ -47,6 +48,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if listener.fileno() == -1:  # cut() while this one connected: drop it too
+                    client.close()
+                    upstream.close()
+                    return
                 self._open += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
@@ -71,8 +76,12 @@ class TcpProxy:
 
     def cut(self) -> None:
         """Refuse new connections and drop the open ones."""
-        self._listener.close()
         with self._lock:
+            # shutdown wakes the thread blocked in accept(); close alone would leave the socket
+            # listening (and accepting once more) until that call returns.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
             for connection in self._open:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
@@ -94,3 +103,9 @@ class TcpProxy:
         """Stop for good."""
         self._flowing.set()
         self.cut()
+
+
+def through(proxy: TcpProxy, database_url: str) -> str:
+    """`database_url` (PostgreSQL) reached through `proxy` instead of directly."""
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(netloc=f"postgres@127.0.0.1:{proxy.port}"))

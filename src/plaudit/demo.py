@@ -41,6 +41,7 @@ from sqlalchemy import Connection, select
 from plaudit.core.configs import FeedbackConfig
 from plaudit.core.feedback import FeedbackEvent, Kind
 from plaudit.core.spans import SpanRecord
+from plaudit.core.times import rfc3339
 from plaudit.core.validation import validate_feedback
 from plaudit.store.configs import list_configs, put_config
 from plaudit.store.database import create_database_engine
@@ -889,7 +890,7 @@ def _events(
     events: list[tuple[FeedbackEvent, int]] = []
     for index, item in enumerate(sorted(plan.feedback, key=lambda f: (f.at, f.raw["id"]))):
         moment = from_micros(anchor + item.at // 1000 * 1000)
-        raw = {**item.raw, "timestamp": moment.isoformat(timespec="milliseconds")}
+        raw = {**item.raw, "timestamp": rfc3339(moment, "milliseconds")}
         result = validate_feedback(raw, pointer=f"/demo/{index}", now=now, configs=configs)
         if isinstance(result, list):
             problems = "; ".join(f"{i.pointer}: {i.message}" for i in result)

@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo: bool = False
     # Seconds a request waits for its write to commit before answering 503 (retry).
     write_timeout: float = 10.0
+    # Rows queued for the writer before a write is refused at once with 503 (retry).
+    write_queue: int = 200_000
     # Server processes on this machine (PostgreSQL only; see docs/deploy.md).
     workers: int = 1
     # Browser tokens (pk_ and per-span pft_): requests per second sustained, and burst size,
@@ -78,6 +80,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return f"--grpc-port {self.grpc_port} is the HTTP port too: give gRPC a port of its own"
         if self.workers < 1:
             return "--workers must be 1 or more"
+        if self.write_queue < 1:
+            return "PLAUDIT_WRITE_QUEUE must be 1 or more"
         if self.workers > 1 and self.on_sqlite:
             return (
                 "--workers needs PostgreSQL: a SQLite database is served by one process "
@@ -126,6 +130,7 @@ _TRUE: Final = {"1", "true", "yes", "on"}
 _NUMBER_FIELDS: Final = (  # read as text, converted (and checked) by the Settings type
     "grpc_port",
     "write_timeout",
+    "write_queue",
     "workers",
     "rate_limit_token_per_second",
     "rate_limit_token_burst",

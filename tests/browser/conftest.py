@@ -8,7 +8,8 @@ a browser here: it drives /usr/bin/chromium.
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from plaudit.server.app import create_app
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, repo_root, serve_app
+from tests.conftest import free_port, make_tokens, repo_root, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,17 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def serve(app: Any, port: int) -> Callable[[], None]:
-    """Run `app` on loopback in a thread; answers the function that stops it."""
-    server, thread = serve_app(app, port)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-    return stop
 
 
 @dataclass
@@ -58,17 +47,17 @@ class Demo:
         )
 
 
-def start_plaudit(
+@contextmanager
+def plaudit_serving(
     tmp_path_factory: pytest.TempPathFactory, origins: tuple[str, ...], **limits: Any
-) -> tuple[str, tuple[str, str, str], Callable[[], None]]:
-    """A Plaudit server on a fresh SQLite database: (url, tokens, stop)."""
+) -> Iterator[tuple[str, tuple[str, str, str]]]:
+    """A Plaudit server on a fresh SQLite database while the block runs: (url, tokens)."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'plaudit.db'}"
     tokens = make_tokens(database_url)
     port = free_port()
-    settings = Settings(
-        database_url=database_url, port=port, grpc_port=0, cors_origins=origins, **limits
-    )
-    return f"http://127.0.0.1:{port}", tokens, serve(create_app(settings), port)
+    settings = Settings(database_url=database_url, port=port, cors_origins=origins, **limits)
+    with serving(settings) as url:
+        yield url, tokens
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -90,24 +79,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """Plaudit on loopback plus the chat demo (a subprocess, as a user would run it)."""
     chat_port, pages_port = free_port(), free_port()
     chat_url, pages_url = f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{pages_port}"
-    url, (admin, browser, _), stop = start_plaudit(
+    with plaudit_serving(
         tmp_path_factory,
         (chat_url, pages_url),
         rate_limit_ip_per_second=100.0,
         rate_limit_ip_burst=1000,
-    )
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "examples.chat", "--plaudit-url", url, "--token", admin,
-         "--port", str(chat_port)],
-        cwd=repo_root(),
-    )  # fmt: skip
-    try:
-        wait_until_up(f"{chat_url}/healthz", chat)
-        yield Demo(url, chat_url, pages_url, admin, browser)
-    finally:
-        chat.terminate()
-        chat.wait(timeout=20)
-        stop()
+    ) as (url, (admin, browser, _)):
+        chat = subprocess.Popen(
+            [sys.executable, "-m", "examples.chat", "--plaudit-url", url, "--token", admin,
+             "--port", str(chat_port)],
+            cwd=repo_root(),
+        )  # fmt: skip
+        try:
+            wait_until_up(f"{chat_url}/healthz", chat)
+            yield Demo(url, chat_url, pages_url, admin, browser)
+        finally:
+            chat.terminate()
+            chat.wait(timeout=20)
 
 
 # Package scope: Playwright's sync API keeps an event loop running in this thread, which must

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.conftest import Demo, start_plaudit, wait_for_feedback, wait_until_up
-from tests.conftest import free_port, repo_root, serve_app
+from tests.conftest import free_port, repo_root, serving_app
 from tests.proxy.conftest import find_span
 from tests.proxy.fake_upstream import FakeUpstream
 
@@ -42,7 +43,8 @@ class ProxiedDemo:
 def proxied_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedDemo]:
     upstream = FakeUpstream()
     upstream_port = free_port()
-    upstream_server, upstream_thread = serve_app(upstream, upstream_port)
+    stack = ExitStack()
+    stack.enter_context(serving_app(upstream, upstream_port))
     chat_port = free_port()
     chat_url = f"http://127.0.0.1:{chat_port}"
     url, (admin, browser, _), stop = start_plaudit(
@@ -63,8 +65,7 @@ def proxied_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedDe
         chat.terminate()
         chat.wait(timeout=20)
         stop()
-        upstream_server.should_exit = True
-        upstream_thread.join(timeout=20)
+        stack.close()
 
 
 def test_a_thumb_down_lands_on_the_proxied_span(page: Page, proxied_demo: ProxiedDemo) -> None:
@@ -89,7 +90,9 @@ def test_a_thumb_down_lands_on_the_proxied_span(page: Page, proxied_demo: Proxie
     page.wait_for_function("window.plaudit.pending() === 0")
     with demo.api() as api:
         items = wait_for_feedback(api, 1, span_id=span_id)
-        assert [(e["name"], e["kind"], e["value"]) for e in items] == [("response-quality", "thumb", -1)]
+        assert [(e["name"], e["kind"], e["value"]) for e in items] == [
+            ("response-quality", "thumb", -1)
+        ]
         event = items[0]
         assert event["span_id"] == span_id
         assert event["trace_id"] == trace_id

@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from plaudit.demo import load_demo
-from plaudit.server.app import create_app
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, serve_app
+from tests.conftest import free_port, make_tokens, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -62,12 +61,9 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
         database_url=database_url, port=port, grpc_port=0, console_password=PASSWORD,
         cors_origins=("https://app.example",),
     )  # fmt: skip
-    server, thread = serve_app(create_app(settings), port)
-    url = f"http://127.0.0.1:{port}"
-    event_id, trace_id = _send_attack(url, admin)
-    yield ConsoleServer(url, admin, event_id, trace_id)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(settings) as url:
+        event_id, trace_id = _send_attack(url, admin)
+        yield ConsoleServer(url, admin, event_id, trace_id)
 
 
 # Package scope: Playwright's sync API keeps an event loop running in this thread, which must

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from plaudit.settings import Settings
-from tests.conftest import LiveServer, free_port, make_tokens, start_server
+from tests.conftest import LiveServer, free_port, make_tokens, serving
 
 PASSWORD = "a console password"
 
@@ -21,14 +21,9 @@ PASSWORD = "a console password"
 def console(database_url: str) -> Iterator[LiveServer]:
     """A server with the console password set, over the module's database."""
     admin, browser, otlp = make_tokens(database_url)
-    port = free_port()
-    settings = Settings(
-        database_url=database_url, port=port, grpc_port=0, console_password=PASSWORD
-    )
-    server, thread = start_server(settings)
-    yield LiveServer(f"http://127.0.0.1:{port}", database_url, admin, browser, otlp)
-    server.should_exit = True
-    thread.join(timeout=20)
+    settings = Settings(database_url=database_url, port=free_port(), console_password=PASSWORD)
+    with serving(settings) as url:
+        yield LiveServer(url, database_url, admin, browser, otlp)
 
 
 def _csrf(page: str) -> str:

@@ -12,9 +12,8 @@ import pytest
 
 from plaudit.console import throttle
 from plaudit.console.throttle import SignInThrottle, account_key, address_key, backoff
-from plaudit.server.app import create_app
 from plaudit.settings import Settings
-from tests.conftest import free_port, serve_app
+from tests.conftest import free_port, serving
 from tests.console.conftest import PASSWORD
 
 
@@ -85,14 +84,9 @@ def test_keys_name_the_address_and_the_account() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh server (fresh throttle) with the console password set."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('throttle') / 'plaudit.db'}"
-    port = free_port()
-    settings = Settings(
-        database_url=database_url, port=port, grpc_port=0, console_password=PASSWORD
-    )
-    uvicorn_server, thread = serve_app(create_app(settings), port)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=20)
+    settings = Settings(database_url=database_url, port=free_port(), console_password=PASSWORD)
+    with serving(settings) as url:
+        yield url
 
 
 def _attempt(client: httpx.Client, secret: str) -> httpx.Response:

@@ -56,8 +56,14 @@ def test_fill_queues_matching_spans_now_and_as_feedback_arrives(
 
     wait_for(lambda: len(queued()) == 2)
     assert queued() == sorted([f"{trace}-{span}", f"{later_trace}-{later_span}"])
-    time.sleep(0.5)
-    assert len(queued()) == 2  # once per span
+    # A barrier instead of a pause: a third span's feedback, sent after, is queued; a second
+    # entry for either span would have been made by then.
+    last_trace, last_span = store_span(live_server)
+    send_feedback(api, [{"name": thumbs, "trace_id": last_trace, "span_id": last_span,
+                         "value": "down"}])  # fmt: skip
+    wait_for(lambda: len(queued()) >= 3)
+    expected = [f"{trace}-{span}", f"{later_trace}-{later_span}", f"{last_trace}-{last_span}"]
+    assert queued() == sorted(expected)  # once per span
 
 
 def test_complete_stores_annotator_feedback_and_fills_the_dataset_row(

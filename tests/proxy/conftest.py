@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, serve_app, start_server
+from tests.conftest import free_port, make_tokens, serving, serving_app
 from tests.proxy.fake_upstream import FakeUpstream
 
 PROXY_TIMEOUT = 1.5
@@ -67,11 +67,8 @@ def find_span(spans: list[dict[str, Any]], span_id: str) -> dict[str, Any] | Non
 @pytest.fixture(scope="module")
 def fake_upstream() -> Iterator[tuple[FakeUpstream, str]]:
     upstream = FakeUpstream()
-    port = free_port()
-    server, thread = serve_app(upstream, port)
-    yield upstream, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving_app(upstream, free_port()) as url:
+        yield upstream, url
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +89,5 @@ def proxy_server(
         },
         proxy_timeout=PROXY_TIMEOUT,
     )
-    server, thread = start_server(settings)
-    yield ProxyServer(
-        f"http://127.0.0.1:{port}", database_url, admin, otlp, browser, upstream, upstream_url
-    )
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(settings) as url:
+        yield ProxyServer(url, database_url, admin, otlp, browser, upstream, upstream_url)

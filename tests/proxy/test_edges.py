@@ -6,6 +6,7 @@ import json
 import secrets
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.schema import spans
 from plaudit.store.writer import Call, Writer
-from tests.conftest import free_port, make_tokens, serve_app, start_server
+from tests.conftest import free_port, make_tokens, serving, serving_app
 from tests.proxy.conftest import PROVIDER_KEY, ProxyServer
 from tests.proxy.fake_upstream import CHAT_ANSWER, STREAM_TEXTS, FakeUpstream
 
@@ -152,7 +153,8 @@ def test_spans_queued_when_the_server_stops_are_stored(
     settings = Settings(
         database_url=database_url, port=port, proxy_upstreams={"fake": f"{upstream_url}/v1"}
     )
-    server, thread = start_server(settings)
+    stack = ExitStack()
+    stack.enter_context(serving(settings))
     span_ids = set()
     try:
 
@@ -174,8 +176,7 @@ def test_spans_queued_when_the_server_stops_are_stored(
 
         asyncio.run(calls())
     finally:
-        server.should_exit = True  # at once: the last spans are still queued
-        thread.join(timeout=30)
+        stack.close()  # at once: the last spans are still queued
     assert len(span_ids) == 20
     engine = create_database_engine(database_url)
     try:
@@ -252,7 +253,8 @@ def test_the_answer_does_not_wait_for_its_span(
         database_url=database_url, port=port, proxy_upstreams={"fake": f"{upstream_url}/v1"}
     )
     app = create_app(settings)
-    server, thread = serve_app(app, port)
+    stack = ExitStack()
+    stack.enter_context(serving_app(app, port))
     release = threading.Event()
     try:
         writer = app.state.plaudit.writer
@@ -286,8 +288,7 @@ def test_the_answer_does_not_wait_for_its_span(
         assert found == span_id
     finally:
         release.set()
-        server.should_exit = True
-        thread.join(timeout=30)
+        stack.close()
 
 
 def test_cors_still_stands_in_front_of_the_proxy(proxy_server: ProxyServer) -> None:
@@ -318,7 +319,8 @@ def test_feedback_the_database_cannot_take_is_a_503_and_no_call(
         write_timeout=0.5,
     )
     app = create_app(settings)
-    server, thread = serve_app(app, port)
+    stack = ExitStack()
+    stack.enter_context(serving_app(app, port))
     release = threading.Event()
     try:
         writer = app.state.plaudit.writer
@@ -341,5 +343,4 @@ def test_feedback_the_database_cannot_take_is_a_503_and_no_call(
         assert len(upstream.seen) == before  # the call was not made
     finally:
         release.set()
-        server.should_exit = True
-        thread.join(timeout=30)
+        stack.close()

@@ -1,34 +1,22 @@
 """The example support app, run against a real Plaudit server: answers carry links and a token,
 and feedback given either way (browser with the token, or through the app) arrives linked."""
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from examples.support_app.app import create_app
 
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, serving_app
 from tests.sdk.conftest import Errors, wait_for
 
 
 @pytest.fixture
 def support_app(live_server: LiveServer, errors: Errors) -> Iterator[str]:
-    port = free_port()
     app = create_app(url=live_server.url, token=live_server.admin_token, on_error=errors)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the example app did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving_app(app, free_port()) as url:
+        yield url
 
 
 def test_an_answer_can_be_rated_by_browser_and_through_the_app(

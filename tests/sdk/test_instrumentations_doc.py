@@ -15,7 +15,7 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OpenAI
 
 import plaudit
 from plaudit.core.genai import message_text, span_messages
-from tests.conftest import LiveServer, free_port, serve_app
+from tests.conftest import LiveServer, free_port, serving_app
 from tests.proxy.fake_upstream import FakeUpstream
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "instrumentations.md"
@@ -26,10 +26,8 @@ QUESTION = "Where is my refund for order 1042?"
 @pytest.fixture(scope="module")
 def openai_url() -> Iterator[str]:
     port = free_port()
-    server, thread = serve_app(FakeUpstream(), port)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving_app(FakeUpstream(), port) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture

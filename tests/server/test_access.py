@@ -104,8 +104,8 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 BROWSER_MAY = {("POST", "/v1/feedback")}
 # OTLP receivers answer errors in OTLP's own shape (a google.rpc.Status), as exporters expect.
 OTLP_RECEIVERS = {("POST", "/v1/traces"), ("POST", "/v1/logs"), ("POST", "/v1/metrics")}
-PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok", "run_id": "run-1",
-               "example_id": "ex-1", "item_id": "item-1",
+PATH_VALUES = {"event_id": "some-id", "trace_id": TRACE, "span_id": SPAN, "token_id": "tok",
+               "run_id": "run-1", "example_id": "ex-1", "item_id": "item-1",
                "name": "stars"}  # fmt: skip
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -306,7 +306,8 @@ def test_tokens_are_shown_once_and_stored_hashed(
             assert leak not in listing.text
         mine = next(t for t in items if t["id"] == created["id"])
         assert not {"token", "token_hash", "hash", "secret"} & set(mine)
-        assert api.get(f"/v1/tokens/{created['id']}").status_code in (404, 405)
+        # No route reads one token back (its secret is shown once, at creation).
+        assert api.get(f"/v1/tokens/{created['id']}").status_code == 405
     engine = create_database_engine(live_server.database_url)
     try:
         with engine.connect() as connection:
@@ -366,7 +367,7 @@ def preflight(http: Http, origin: str, path: str = "/v1/feedback") -> httpx.Resp
 
 def test_preflight_from_an_allowed_origin_is_answered(http: Http) -> None:
     response = preflight(http, ALLOWED)
-    assert response.status_code in (200, 204)
+    assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert "POST" in response.headers["access-control-allow-methods"]
     allowed_headers = response.headers["access-control-allow-headers"].lower()

@@ -1,20 +1,16 @@
 """Per-address rate limits count the real client: `X-Forwarded-For` only from proxies the
 operator names (none by default), and each IPv6 /64 as one address."""
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from plaudit.cli.serve import uvicorn_options
-from plaudit.server.app import create_app
 from plaudit.server.rate_limits import address_bucket
 from plaudit.settings import Settings, from_environment
-from tests.conftest import free_port, make_tokens
+from tests.conftest import free_port, make_tokens, serving
 
 BURST = 3
 
@@ -38,19 +34,6 @@ def test_trusted_proxies_are_a_setting_none_by_default() -> None:
     assert "proxy.example" in (wrong.problem() or "")
 
 
-def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
-    """The server as `plaudit serve` runs it: the same uvicorn options (proxy headers above all)."""
-    options = {**uvicorn_options(settings), "loop": "asyncio"}
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    return server, thread
-
-
 @pytest.fixture
 def started(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """(url, browser token) of a server allowing BURST browser requests per address."""
@@ -61,10 +44,9 @@ def started(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[st
         database_url=database_url, port=port, grpc_port=0, rate_limit_ip_per_second=0.001,
         rate_limit_ip_burst=BURST, trusted_proxies=request.param,
     )  # fmt: skip
-    server, thread = serve(settings)
-    yield f"http://127.0.0.1:{port}", browser
-    server.should_exit = True
-    thread.join(timeout=20)
+    # The server as `plaudit serve` runs it: the same uvicorn options (proxy headers above all).
+    with serving(settings, **uvicorn_options(settings)) as url:
+        yield url, browser
 
 
 def statuses(url: str, token: str, forwarded_for: list[str]) -> list[int]:

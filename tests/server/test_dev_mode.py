@@ -12,19 +12,14 @@ import httpx
 import pytest
 
 from plaudit.settings import Settings
-from tests.conftest import free_port, start_server
+from tests.conftest import free_port, serving
 
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = Path(tmp_path_factory.mktemp("dev")) / "plaudit.db"
-    port = free_port()
-    server, thread = start_server(
-        Settings(database_url=f"sqlite:///{database}", port=port, grpc_port=0, dev=True)
-    )
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(Settings(database_url=f"sqlite:///{database}", port=free_port(), dev=True)) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

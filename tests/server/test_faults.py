@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -25,8 +24,8 @@ from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import downgrade
 from plaudit.store.schema import feedback
-from tests.conftest import POSTGRES, free_port, make_tokens, start_server
-from tests.tcp_proxy import TcpProxy
+from tests.conftest import free_port, make_tokens, serving
+from tests.tcp_proxy import TcpProxy, through
 
 TRACE = "b7ad6b7169203331a0c5c1e6f0f0e4a1"
 
@@ -54,17 +53,12 @@ class Server:
 
 
 @contextmanager
-def serving(database_url: str, token_url: str | None = None, **settings: float) -> Iterator[Server]:
+def server_of(
+    database_url: str, token_url: str | None = None, **settings: float
+) -> Iterator[Server]:
     admin = make_tokens(token_url or database_url)[0]
-    port = free_port()
-    server, thread = start_server(
-        Settings(database_url=database_url, port=port, grpc_port=0, **settings)
-    )
-    try:
-        yield Server(f"http://127.0.0.1:{port}", admin)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(Settings(database_url=database_url, port=free_port(), **settings)) as url:
+        yield Server(url, admin)
 
 
 def until(condition: Callable[[], bool], seconds: float) -> bool:
@@ -90,7 +84,7 @@ def stored_ids(database_url: str) -> set[str]:
 def test_a_locked_sqlite_file_is_a_503_then_heals(tmp_path: Path) -> None:
     path = tmp_path / "plaudit.db"
     url = f"sqlite:///{path}"
-    with serving(url, write_timeout=20) as server:
+    with server_of(url, write_timeout=20) as server:
         assert server.send("before").status_code == 200
         locker = sqlite3.connect(path, isolation_level=None)
         locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
@@ -123,7 +117,7 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_is_a_503_then_heals(tiny_filesystem: Path) -> None:
     url = f"sqlite:///{tiny_filesystem / 'plaudit.db'}"
     filler = tiny_filesystem / "filler"
-    with serving(url, write_timeout=20) as server:
+    with server_of(url, write_timeout=20) as server:
         assert server.send("before").status_code == 200
         with filler.open("wb") as out:  # take every free byte
             try:
@@ -176,25 +170,12 @@ def _answers(url: str) -> bool:
 # --- PostgreSQL -----------------------------------------------------------------------------------
 
 
-def through(proxy: TcpProxy, database_url: str) -> str:
-    parts = urlsplit(database_url)
-    return urlunsplit(parts._replace(netloc=f"postgres@127.0.0.1:{proxy.port}"))
-
-
-@pytest.fixture
-def postgres_proxy() -> Iterator[TcpProxy]:
-    target = urlsplit(POSTGRES)
-    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
-    yield proxy
-    proxy.close()
-
-
 @pytest.mark.postgres_only
 def test_postgres_cut_off_mid_load_is_a_503_then_heals(
     database_url: str, postgres_proxy: TcpProxy, dialect: str
 ) -> None:
     proxied = through(postgres_proxy, database_url)
-    with serving(proxied, token_url=database_url, write_timeout=5) as server:
+    with server_of(proxied, token_url=database_url, write_timeout=5) as server:
         statuses: list[int] = []
         stop = threading.Event()
 
@@ -224,7 +205,7 @@ def test_a_black_holed_postgres_answers_within_the_deadline_then_heals(
     database_url: str, postgres_proxy: TcpProxy, dialect: str
 ) -> None:
     proxied = through(postgres_proxy, database_url)
-    with serving(proxied, token_url=database_url, write_timeout=2) as server:
+    with server_of(proxied, token_url=database_url, write_timeout=2) as server:
         assert server.send("before").status_code == 200
         postgres_proxy.black_hole()
         started = time.monotonic()
@@ -285,7 +266,7 @@ def test_a_migration_killed_midway_is_rolled_back_and_redone(
 ) -> None:
     engine = create_database_engine(database_url)
     token = make_tokens(database_url)[0]
-    with serving(database_url) as server:
+    with server_of(database_url) as server:
         for n in range(20):
             assert server.send(f"kept-{n}").status_code == 200
     downgrade(engine, "0010")  # the next start has a migration to run

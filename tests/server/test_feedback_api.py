@@ -186,3 +186,14 @@ def test_list_refuses_parameters_it_does_not_know(api: httpx.Client) -> None:
         assert refused.json()["errors"][0]["pointer"] == f"/{next(iter(params))}"
     malformed = api.get("/v1/feedback", params={"q": "value ="})
     assert malformed.status_code == 400 and malformed.json()["errors"][0]["pointer"] == "/q"
+
+
+def test_one_id_twice_in_a_batch_is_created_then_revised(api: httpx.Client, unique: str) -> None:
+    event_id = f"twice-{unique}"
+    event = {"id": event_id, "name": "stars", "trace_id": TRACE, "value": 1}
+    body = {"feedback": [event, {**event, "value": 2}, {**event, "value": 2}]}
+    results = post(api, body).json()["results"]
+    assert [r["status"] for r in results] == ["created", "revised", "duplicate"]
+    stored = api.get(f"/v1/feedback/{event_id}").json()
+    assert (stored["revision"], stored["value"]) == (2, 2)
+    assert history_of(api, event_id) == [(1, "revised", 1)]

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, start_server
+from tests.conftest import free_port, make_tokens, serving
 
 UNAVAILABLE = 14  # google.rpc.Code.UNAVAILABLE
 
@@ -27,11 +27,8 @@ def server(database_url: str, dialect: str) -> Iterator[tuple[str, str, str]]:
     if dialect == "postgresql":
         database_url += "%20-clock_timeout%3D500"
     _, _, otlp = make_tokens(database_url)
-    port = free_port()
-    running, thread = start_server(Settings(database_url=database_url, port=port, grpc_port=0))
-    yield f"http://127.0.0.1:{port}", database_url, otlp
-    running.should_exit = True
-    thread.join(timeout=20)
+    with serving(Settings(database_url=database_url, port=free_port())) as url:
+        yield url, database_url, otlp
 
 
 @contextmanager

@@ -4,7 +4,7 @@ those of OTLP/HTTP, and refusals are gRPC status codes (both stores)."""
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from plaudit.core import limits
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, start_server
+from tests.conftest import free_port, make_tokens, serving
 from tests.server.test_otlp_faults import spans_locked
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -53,16 +53,18 @@ def grpc_server(database_url: str) -> Iterator[GrpcServer]:
     """A server with OTLP/gRPC on a free port (never 4317: tests run side by side)."""
     admin, browser, otlp = make_tokens(database_url)
     port, grpc_port = free_port(), free_port()
-    running, thread = start_server(
-        Settings(database_url=database_url, port=port, grpc_port=grpc_port, write_timeout=5)
+    stack = ExitStack()
+    stack.enter_context(
+        serving(
+            Settings(database_url=database_url, port=port, grpc_port=grpc_port, write_timeout=5)
+        )
     )
     try:
         yield GrpcServer(
             f"http://127.0.0.1:{port}", f"127.0.0.1:{grpc_port}", database_url, admin, browser, otlp
         )
     finally:
-        running.should_exit = True
-        thread.join(timeout=20)
+        stack.close()
 
 
 @pytest.fixture(scope="module")

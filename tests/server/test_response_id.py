@@ -14,7 +14,9 @@ from plaudit.store.migrate import upgrade
 from tests.conftest import LiveServer, fresh_database
 
 
-def export_chat_span(live_server: LiveServer, response_id: str) -> tuple[str, str]:
+def export_chat_span(
+    live_server: LiveServer, response_id: str, more: dict[str, str] | None = None
+) -> tuple[str, str]:
     """A span made and exported by the OpenTelemetry SDK, as an instrumented app would."""
     exporter = OTLPSpanExporter(
         endpoint=f"{live_server.url}/v1/traces",
@@ -22,7 +24,9 @@ def export_chat_span(live_server: LiveServer, response_id: str) -> tuple[str, st
     )
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    attributes = {"gen_ai.response.id": response_id, "plaudit.capability": "support-agent"}
+    attributes = {
+        "gen_ai.response.id": response_id, "plaudit.capability": "support-agent", **(more or {}),
+    }  # fmt: skip
     with provider.get_tracer("tests").start_as_current_span("chat", attributes=attributes) as span:
         context = span.get_span_context()
     provider.shutdown()
@@ -102,3 +106,39 @@ def spans_of_an_older_version(database_url: str) -> None:
         found = connection.execute(text("SELECT response_id FROM spans WHERE project = 'old'"))
         assert found.scalar_one() == "chatcmpl-old"
     engine.dispose()
+
+
+def test_feedback_after_its_span_takes_its_facts_and_links_by_trace_or_conversation(
+    live_server: LiveServer, api: httpx.Client, unique: str
+) -> None:
+    conversation = f"conv-{unique}"
+    more = {"plaudit.step": "respond", "gen_ai.conversation.id": conversation}
+    trace_id, span_id = export_chat_span(live_server, f"chatcmpl-facts-{unique}", more)
+    unknown_trace = "f" * 31 + "1"
+    events = {
+        "bare": {"span_id": span_id},
+        "own": {"span_id": span_id, "capability": "mine", "step": "my-step"},
+        "trace": {"trace_id": trace_id},
+        "conversation": {"conversation_id": conversation},
+        "conversation, unknown trace": {"conversation_id": conversation, "trace_id": unknown_trace},
+    }
+    batch = [
+        {"id": f"{kind}-{unique}".replace(", ", "-").replace(" ", "-"), "name": "q", "value": 1,
+         **target}
+        for kind, target in events.items()
+    ]  # fmt: skip
+    for event in batch:  # one request each: no event is linked by what another one named
+        assert api.post("/v1/feedback", json=event).json()["results"][0]["status"] == "created"
+    stored = {
+        kind: api.get(f"/v1/feedback/{event['id']}").json()
+        for kind, event in zip(events, batch, strict=True)
+    }
+    assert {kind: event["link_status"] for kind, event in stored.items()} == {
+        "bare": "linked", "own": "linked", "trace": "linked", "conversation": "linked",
+        "conversation, unknown trace": "pending",  # the trace named decides, and is not stored
+    }  # fmt: skip
+    bare, own = stored["bare"], stored["own"]
+    assert (bare["trace_id"], bare["capability"], bare["step"]) == (
+        trace_id, "support-agent", "respond",
+    ), "what the span knows is filled in"  # fmt: skip
+    assert (own["capability"], own["step"]) == ("mine", "my-step"), "what the event says is kept"

@@ -18,20 +18,18 @@ from sqlalchemy import insert
 from plaudit.settings import Settings
 from plaudit.store.database import create_database_engine
 from plaudit.store.schema import spans
-from tests.conftest import free_port, make_tokens, start_server
+from tests.conftest import free_port, make_tokens, serving
 
 
 @contextmanager
-def serving(database_url: str, token: str) -> Iterator[httpx.Client]:
-    port = free_port()
-    server, thread = start_server(Settings(database_url=database_url, port=port, grpc_port=0))
+def client_of(database_url: str, token: str) -> Iterator[httpx.Client]:
+    """An admin client of a server started over `database_url`, stopped after the block."""
     headers = {"authorization": f"Bearer {token}"}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with (
+        serving(Settings(database_url=database_url, port=free_port())) as url,
+        httpx.Client(base_url=url, headers=headers) as client,
+    ):
+        yield client
 
 
 def span_row(trace_id: str, span_id: str, conversation_id: str, response_id: str) -> dict[str, Any]:
@@ -74,13 +72,13 @@ def test_start_links_pending_feedback_about_spans_traces_and_conversations(
         {"id": ids["conversation"], "name": "q", "conversation_id": targets["conversation"][2],
          "value": 1},
     ]  # fmt: skip
-    with serving(database_url, token) as client:
+    with client_of(database_url, token) as client:
         assert client.post("/v1/feedback", json={"feedback": events}).status_code == 200
         assert set(statuses(client, ids).values()) == {"pending"}
 
     store_spans_without_linking(database_url, [span_row(*target) for target in targets.values()])
 
-    with serving(database_url, token) as client:
+    with client_of(database_url, token) as client:
         assert statuses(client, ids) == dict.fromkeys(ids, "linked")
         by_span = client.get(f"/v1/feedback/{ids['span']}").json()
         assert (by_span["trace_id"], by_span["capability"], by_span["step"]) == (

@@ -8,7 +8,7 @@ handed on before the next is read: memory stays constant whatever the number of 
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -103,17 +103,6 @@ def read_page(
         end = (to_micros(rows[-1]["timestamp"]), rows[-1]["id"])
     convert = raw_row_to_event if raw else row_to_event
     return Page([convert(row) for row in rows], end)
-
-
-def iter_pages(read: Reader) -> Iterator[list[dict[str, Any]]]:
-    """Every page of events, oldest first (blocking: for the CLI)."""
-    page = read(None)
-    while True:
-        if page.events:
-            yield page.events
-        if page.end is None:
-            return
-        page = read(page.end)
 
 
 class Encoder:

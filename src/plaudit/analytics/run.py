@@ -39,6 +39,7 @@ from plaudit.core.query.model import (
     QueryError,
 )
 from plaudit.core.query.values import GroupKey, value_order
+from plaudit.core.times import rfc3339
 from plaudit.errors import PlauditError
 from plaudit.store.rollup import RollupPlan
 from plaudit.store.schema import feedback, from_micros, to_micros
@@ -324,7 +325,7 @@ def _show(group: Group, value: Any, tz: str | None) -> Any:
     if not isinstance(group, Bucket) or value is None:
         return value
     if tz is None:
-        return from_micros(value).isoformat().replace("+00:00", "Z")
+        return rfc3339(from_micros(value))
     local = datetime(1970, 1, 1) + timedelta(microseconds=value)  # noqa: DTZ001 - wall clock
     return local.replace(tzinfo=ZoneInfo(tz)).isoformat()
 

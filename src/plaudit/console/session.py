@@ -12,7 +12,6 @@ The key is `PLAUDIT_CONSOLE_SECRET` when set (needed for several workers, or for
 survive a restart); otherwise a random key made when the process starts.
 """
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -23,6 +22,7 @@ from typing import Any, Final
 import msgspec
 from litestar import Request
 
+from plaudit.core import base64url
 from plaudit.settings import Settings
 
 SESSION_COOKIE: Final = "plaudit_session"
@@ -80,14 +80,6 @@ def _mac(settings: Settings, purpose: str, text: str) -> str:
     return hmac.new(_key(settings), f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _password_mark(settings: Settings) -> str:
     """A keyed fingerprint of the configured password ("" when none): never the password."""
     password = settings.console_password
@@ -98,7 +90,7 @@ def new_cookie(settings: Settings, project: str, by_password: bool = False) -> N
     """A fresh signed session for `project` (opened with the password when `by_password`)."""
     mark = _password_mark(settings) if by_password else ""
     claims = _Claims(project, secrets.token_hex(16), int(time.time()) + SESSION_SECONDS, mark)
-    body = _b64(msgspec.json.encode(claims))
+    body = base64url.encode(msgspec.json.encode(claims))
     return NewSession(f"{body}.{_mac(settings, 'session', body)}", claims.sid, claims.exp)
 
 
@@ -110,7 +102,7 @@ def read_cookie(settings: Settings, value: str | None) -> Session | None:
     if not hmac.compare_digest(mac, _mac(settings, "session", body)):
         return None
     try:
-        claims = msgspec.json.decode(_unb64(body), type=_Claims)
+        claims = msgspec.json.decode(base64url.decode(body), type=_Claims)
     except (ValueError, msgspec.DecodeError):
         return None
     if claims.exp < time.time():

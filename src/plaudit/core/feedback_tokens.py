@@ -9,7 +9,6 @@ project's signing key.
 Stdlib only: the SDK mints tokens offline with this module, and the server verifies them with it.
 """
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from plaudit.core import limits
+from plaudit.core import base64url, limits
 from plaudit.core.ids import is_span_id, is_trace_id, parse_traceparent
 
 TOKEN_PREFIX: Final = "pft_"  # noqa: S105 - a prefix, not a secret
@@ -127,16 +126,8 @@ def _from_millis(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, UTC)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _signature(key: bytes, signed: str) -> str:
-    return _b64(hmac.new(key, signed.encode("ascii"), hashlib.sha256).digest())
+    return base64url.encode(hmac.new(key, signed.encode("ascii"), hashlib.sha256).digest())
 
 
 def mint(key_id: str, key: bytes, claims: FeedbackTokenClaims) -> str:
@@ -154,7 +145,7 @@ def mint(key_id: str, key: bytes, claims: FeedbackTokenClaims) -> str:
         payload["u"] = claims.user_id
     if claims.conversation_id is not None:
         payload["c"] = claims.conversation_id
-    body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    body = base64url.encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
     signed = TOKEN_PREFIX + body
     return f"{signed}.{_signature(key, signed)}"
 
@@ -170,7 +161,7 @@ def _payload(token: str) -> tuple[str, str, dict[str, Any]]:
         raise MalformedToken("this is not a feedback token (pft_<payload>.<signature>)")
     signed, signature = token.split(".")
     try:
-        payload = json.loads(_unb64(signed[len(TOKEN_PREFIX) :]))
+        payload = json.loads(base64url.decode(signed[len(TOKEN_PREFIX) :]))
     except (binascii.Error, ValueError):
         raise MalformedToken("the feedback token is damaged: its payload cannot be read") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("k"), str):

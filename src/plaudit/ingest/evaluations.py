@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from plaudit.core.spans import SpanRecord
+from plaudit.core.times import rfc3339
 
 EVALUATION_EVENT = "gen_ai.evaluation.result"
 EVALUATION_NAME = "gen_ai.evaluation.name"
@@ -83,4 +84,4 @@ def _rfc3339(time_ns: int) -> str | None:
         moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
     except (OverflowError, OSError, ValueError):
         return None
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return rfc3339(moment, "microseconds")

@@ -32,7 +32,6 @@ COMMENT: Final = "user_feedback_comment"
 CATEGORY: Final = "user_feedback_category"
 REASON: Final = "feedback_reason"
 TIMESTAMP: Final = "user_feedback_timestamp"
-ATTRIBUTES: Final = (THUMB, RATING, COMMENT, CATEGORY, REASON)
 _THUMBS: Final = {"positive": 1, "negative": -1, "up": 1, "down": -1, "1": 1, "-1": -1}
 _USERS: Final = ("enduser.id", "user.id")
 

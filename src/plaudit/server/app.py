@@ -118,7 +118,7 @@ def open_state(settings: Settings) -> ServerState:
     claim = ServerClaim(settings.database_url)
     engine = create_database_engine(settings.database_url)
     upgrade(engine)
-    writer = Writer(engine, deadline=settings.write_timeout)
+    writer = Writer(engine, settings.write_queue, settings.write_timeout)
     writer.start()
     linked = writer.write_sync(LinkAllPending())
     if linked:

@@ -1,23 +1,23 @@
 """Opaque listing cursors: a position (time, id) that clients hand back unchanged."""
 
-import base64
 import binascii
 
 import msgspec
 
+from plaudit.core import base64url
 from plaudit.core.ids import is_event_id
 from plaudit.errors import BadRequest
 
 
 def encode_cursor(position: tuple[int, str]) -> str:
     """An opaque cursor for a listing position."""
-    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode().rstrip("=")
+    return base64url.encode(msgspec.json.encode(position))
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """The listing position of a cursor; BadRequest if it is not one of ours."""
     try:
-        decoded = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        decoded = msgspec.json.decode(base64url.decode(cursor))
     except (binascii.Error, msgspec.DecodeError, ValueError, RecursionError):
         decoded = None
     match decoded:

@@ -9,23 +9,23 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from plaudit.core.datasets import span_example_id
+from plaudit.core.times import rfc3339
 from plaudit.errors import Conflict
 from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.schema import annotation_items, annotation_queues, to_micros, tokens
 
 HOLD: Final = timedelta(minutes=5)
-ItemStatus = Literal["pending", "done"]
 _it = annotation_items.c
 _q = annotation_queues.c
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else rfc3339(moment)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import BigInteger, Connection, Text, and_, cast, select, type_coerce
+from sqlalchemy import BigInteger, Connection, Text, cast, select, type_coerce
 
 from plaudit.core.dataset_mapping import SpanFacts
 from plaudit.core.query.model import Filter
@@ -35,16 +35,7 @@ def matching_events(
         conditions.append(event_micros < window.until)
     if received_after is not None:
         conditions.append(feedback.c.received_at > received_after)
-    source: Any = feedback
-    if compiler.uses_spans:
-        source = feedback.outerjoin(
-            spans,
-            and_(
-                spans.c.project == feedback.c.project,
-                spans.c.trace_id == feedback.c.trace_id,
-                spans.c.span_id == feedback.c.span_id,
-            ),
-        )
+    source = compiler.source()
     return select(*feedback.c).select_from(source).where(*conditions)
 
 

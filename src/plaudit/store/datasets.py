@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
 
 from plaudit.core.datasets import Example
+from plaudit.core.times import rfc3339
 from plaudit.errors import Conflict, NotFound
 from plaudit.store.bulk import CHUNK, insert_rows
 from plaudit.store.schema import dataset_examples, dataset_versions, datasets, to_micros
@@ -23,10 +24,6 @@ ExampleStatus = Literal["created", "duplicate", "revised"]
 _ex = dataset_examples.c
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _current(project: str, dataset: str) -> list[Any]:
@@ -39,7 +36,7 @@ def _dataset_json(row: Any, count: int) -> dict[str, Any]:
         "description": row["description"],
         "version": row["version"],
         "count": count,
-        "created_at": _iso(row["created_at"]),
+        "created_at": rfc3339(row["created_at"]),
     }
 
 
@@ -166,7 +163,7 @@ def list_versions(connection: Connection, project: str, dataset: str) -> list[di
     return [
         {
             "version": row["version"],
-            "created_at": _iso(row["created_at"]),
+            "created_at": rfc3339(row["created_at"]),
             "added": row["added"],
             "revised": row["revised"],
             "removed": row["removed"],

@@ -35,19 +35,6 @@ Position = tuple[int, str]
 """(timestamp or time key in micros, id): where a keyset page ends."""
 
 
-def _source(compiler: Compiler) -> Any:
-    if not compiler.uses_spans:
-        return feedback
-    return feedback.outerjoin(
-        spans,
-        and_(
-            spans.c.project == feedback.c.project,
-            spans.c.trace_id == feedback.c.trace_id,
-            spans.c.span_id == feedback.c.span_id,
-        ),
-    )
-
-
 def _matching(
     compiler: Compiler, project: str, filters: Sequence[Filter], window: Window
 ) -> list[Any]:
@@ -94,7 +81,7 @@ def events_page(
         else [feedback.c.timestamp, feedback.c.id]
     )
     columns = _raw_columns(connection.dialect.name) if raw else list(feedback.c)
-    statement = select(*columns).select_from(_source(compiler)).where(*conditions).order_by(*order)
+    statement = select(*columns).select_from(compiler.source()).where(*conditions).order_by(*order)
     result = connection.execute(statement.limit(limit))
     return list(result) if raw else list(result.mappings())
 
@@ -119,7 +106,7 @@ def count_events(
     """How many events match (for progress bars)."""
     compiler = Compiler(connection.dialect.name)
     conditions = _matching(compiler, project, filters, window)
-    statement = select(func.count()).select_from(_source(compiler)).where(*conditions)
+    statement = select(func.count()).select_from(compiler.source()).where(*conditions)
     return int(connection.execute(statement).scalar_one())
 
 

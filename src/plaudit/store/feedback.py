@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Connection, delete, insert, select
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, Source, label_value, numeric_value
 from plaudit.core.pii import ScanBudget
 from plaudit.core.privacy import PiiMode, Screened, screen
+from plaudit.core.times import rfc3339
 from plaudit.store import rollup_writes
 from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
@@ -300,16 +301,12 @@ def row_to_event(row: Any) -> dict[str, Any]:
     event: dict[str, Any] = {"id": row["id"], "project": row["project"]}
     for column in CONTENT_COLUMNS:
         event[column] = row[column]
-    event["timestamp"] = _iso(row["timestamp"])
-    event["received_at"] = _iso(row["received_at"])
+    event["timestamp"] = rfc3339(row["timestamp"])
+    event["received_at"] = rfc3339(row["received_at"])
     event["link_status"] = row["link_status"]
     event["pii"] = row["pii"]
     event["revision"] = row["revision"]
     return event
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def raw_row_to_event(row: Sequence[Any]) -> dict[str, Any]:
@@ -320,8 +317,8 @@ def raw_row_to_event(row: Sequence[Any]) -> dict[str, Any]:
         # SQLite's numeric affinity may have stored a JSON number as a number: it stays one.
         if isinstance(value := row[at], str):
             event[name] = msgspec.Raw(value)
-    event["timestamp"] = _iso(from_micros(row[_RAW_TIMESTAMP]))
-    event["received_at"] = _iso(from_micros(row[_RAW_RECEIVED_AT]))
+    event["timestamp"] = rfc3339(from_micros(row[_RAW_TIMESTAMP]))
+    event["received_at"] = rfc3339(from_micros(row[_RAW_RECEIVED_AT]))
     return event
 
 
@@ -358,7 +355,7 @@ def history_of(connection: Connection, project: str, event_id: str) -> list[dict
         {
             "revision": row["revision"],
             "operation": row["operation"],
-            "recorded_at": _iso(row["recorded_at"]),
+            "recorded_at": rfc3339(row["recorded_at"]),
             "content": row["content"],
         }
         for row in connection.execute(query).mappings()

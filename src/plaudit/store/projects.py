@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from plaudit.core.privacy import PiiMode
+from plaudit.core.times import rfc3339
 from plaudit.store.schema import projects
 
 
@@ -22,7 +23,7 @@ def list_projects(connection: Connection) -> list[dict[str, Any]]:
     return [
         {
             "name": row["name"],
-            "created_at": row["created_at"].isoformat(),
+            "created_at": rfc3339(row["created_at"]),
             "pii": row["pii_mode"],
             "capture_content": row["capture_content"],
         }

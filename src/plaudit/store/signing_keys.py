@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from plaudit.core.feedback_tokens import SigningKey, key_secret, new_signing_key
+from plaudit.core.times import rfc3339
 from plaudit.store.projects import ensure_project
 from plaudit.store.schema import signing_keys
 
@@ -53,8 +54,8 @@ def _public(row: Any) -> dict[str, Any]:
         "id": row["id"],
         "project": row["project"],
         "name": row["name"],
-        "created_at": row["created_at"].isoformat(),
-        "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+        "created_at": rfc3339(row["created_at"]),
+        "revoked_at": rfc3339(row["revoked_at"]) if row["revoked_at"] else None,
     }
 
 

@@ -9,20 +9,19 @@
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from plaudit.core.query.fields import VALUE, Field
 from plaudit.core.query.model import NUMERIC, THUMBS, Metric, MetricFn, Query
 from plaudit.core.query.values import GroupKey
-from plaudit.store.schema import feedback, spans
+from plaudit.store.schema import feedback
 from plaudit.store.sql_query import Compiler, GroupSql, Offsets, event_micros, thumb_value
 
 Expr = ColumnElement[Any]
-ROLES: Final = ("number", "boolean", "thumb", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +99,7 @@ class AggregatePlan:
         if self.window.until is not None:
             conditions.append(event_micros < self.window.until)
         conditions += [self.compiler.condition(f) for f in self.query.filters]
-        source: Any = feedback
-        if self.compiler.uses_spans:
-            source = feedback.outerjoin(
-                spans,
-                and_(
-                    spans.c.project == feedback.c.project,
-                    spans.c.trace_id == feedback.c.trace_id,
-                    spans.c.span_id == feedback.c.span_id,
-                ),
-            )
+        source = self.compiler.source()
         return select(*columns).select_from(source).where(*conditions).subquery("rows")
 
     def group_keys(self, columns: Any) -> list[Expr]:

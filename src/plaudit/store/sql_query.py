@@ -174,6 +174,20 @@ class Compiler:
     def postgres(self) -> bool:
         return self.dialect == "postgresql"
 
+    def source(self) -> Any:
+        """The rows the compiled fields read: the events, outer-joined with their spans once a
+        field read a span (so call it after compiling the conditions)."""
+        if not self.uses_spans:
+            return feedback
+        return feedback.outerjoin(
+            spans,
+            and_(
+                spans.c.project == feedback.c.project,
+                spans.c.trace_id == feedback.c.trace_id,
+                spans.c.span_id == feedback.c.span_id,
+            ),
+        )
+
     def label(self, stem: str) -> str:
         count = self._labels.get(stem, 0)
         self._labels[stem] = count + 1

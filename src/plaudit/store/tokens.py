@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from plaudit.core.access import Principal, Scope, hash_token, new_token
+from plaudit.core.times import rfc3339
 from plaudit.store.projects import ensure_project
 from plaudit.store.schema import tokens
 
@@ -42,8 +43,8 @@ def _public(row: Any) -> dict[str, Any]:
         "scopes": row["scopes"],
         "origins": row["origins"],
         "browser_safe": row["scopes"] == [Scope.FEEDBACK_WRITE.value],
-        "created_at": row["created_at"].isoformat(),
-        "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+        "created_at": rfc3339(row["created_at"]),
+        "revoked_at": rfc3339(row["revoked_at"]) if row["revoked_at"] else None,
     }
 
 

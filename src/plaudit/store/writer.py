@@ -7,10 +7,14 @@ costs one fsync per group instead of one per request. Consecutive ops of the sam
 applied together (`apply_group`), which is how feedback from many requests becomes one bulk
 insert.
 
-If a group fails, it is rolled back and each op is retried alone, so one bad op fails only its
-own caller — unless the database itself failed (gone, locked, full: an `OperationalError`), which
-no op can cure: then the whole group fails at once, the writer reports the fault (`failure`, read
-by `/readyz`) and probes the database every second until a write succeeds again.
+If a group fails, it is rolled back and each op is retried alone, so one bad op (invalid data,
+a duplicate key, a statement the database refuses for its own sake) fails only its own caller —
+unless the database itself failed (gone, locked, full: `is_database_fault`), which no op can
+cure: then the whole group fails at once, the writer reports the fault (`failure`, read by
+`/readyz`) and probes the database every second until a write succeeds again.
+
+`stop` commits everything queued before it and answers every caller; a write after it is
+refused at once (`WriterUnavailable`) instead of waiting for a thread that is gone.
 
 On PostgreSQL, several server processes may share the database, each with its writer. Each
 transaction first takes one transaction-level advisory lock, so the writers' transactions run one
@@ -70,11 +74,30 @@ class WriteTimedOut(WriterUnavailable):
     """The write was not committed within the writer's deadline (it will not be, either)."""
 
 
+# Errors the drivers class as "operational" though they concern one statement, not the
+# database: SQLite's result codes (the low byte of an extended code) for a statement it cannot
+# run or a value too big or of the wrong type, and PostgreSQL's SQLSTATE classes for data,
+# integrity, syntax and program limits (an index row too big is ProgramLimitExceeded, an
+# OperationalError in psycopg). The op is at fault: the rest of its group can still commit.
+_SQLITE_STATEMENT_CODES: Final = frozenset({1, 18, 19, 20, 25})  # ERROR TOOBIG CONSTRAINT …
+_POSTGRES_STATEMENT_CLASSES: Final = frozenset({"22", "23", "42", "54"})
+
+
 def is_database_fault(error: BaseException) -> bool:
     """Whether `error` is the database failing (unreachable, locked, full), not one op's data."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, OperationalError | InterfaceError)
+    if isinstance(error, OperationalError):
+        return not _statement_error(error.orig)
+    return isinstance(error, InterfaceError)
+
+
+def _statement_error(cause: BaseException | None) -> bool:
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_STATEMENT_CODES
+    state = getattr(cause, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in _POSTGRES_STATEMENT_CLASSES
 
 
 class WriteOp(ABC, Generic[T]):
@@ -138,11 +161,19 @@ class Writer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Finish what is queued, then stop the thread."""
-        self._stopping = True
+        """Finish what is queued, then stop the thread; later writes are refused at once."""
+        with self._lock:  # an op queued before this is ahead of _STOP; none is queued after
+            self._stopping = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
+        # A thread that never started or died leaves callers waiting: answer them.
+        self._fail_queued(WriterUnavailable("the writer has stopped"))
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called: new writes are refused."""
+        return self._stopping
 
     @property
     def alive(self) -> bool:
@@ -157,10 +188,12 @@ class Writer:
     def _enqueue(self, job: _Job) -> None:
         weight = job.op.weight()
         with self._lock:
+            if self._stopping:
+                raise WriterUnavailable("the writer is stopping")
             if self._pending + weight > self._max_pending and self._pending > 0:
                 raise WriterBusy(f"{self._pending} writes are already queued")
             self._pending += weight
-        self._queue.put(job)
+            self._queue.put(job)
 
     async def write(self, op: WriteOp[T]) -> T:
         """Queue `op` and wait, without blocking the event loop, until it is committed.
@@ -272,7 +305,9 @@ class Writer:
         cause = getattr(error, "orig", None) or error
         self.failure = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
 
-    def _commit(self, connection: Connection, group: list[_Job]) -> None:
+    def _commit(self, connection: Connection, group: list[_Job]) -> BaseException | None:
+        """Commit `group`, or else its ops one by one; the database fault that stopped it, if
+        one did (then every op not yet committed has failed with it)."""
         try:
             with connection.begin():
                 take_write_lock(connection)
@@ -282,20 +317,24 @@ class Writer:
                 self._note(error)
                 log.warning("the database refused %d ops (%s)", len(group), self.failure)
                 self._finish(group, None, error)
-                return
+                return error
             if len(group) == 1:
                 self._finish(group, None, error)
-                return
+                return None
             log.warning("group commit of %d ops failed; retrying them one by one", len(group))
-            for job in group:
-                self._commit(connection, [job])
-            return
+            for index, job in enumerate(group):
+                fault = self._commit(connection, [job])
+                if fault is not None:  # no op of the rest can commit either: fail them now
+                    self._finish(group[index + 1 :], None, fault)
+                    return fault
+            return None
         self.commits += 1
         self.ops_committed += len(group)
         if self.failure is not None:
             # A group that only read commits even while writes fail: ask the journal itself.
             self._probe(connection)
         self._finish(group, results, None)
+        return None
 
     def _finish(
         self, group: list[_Job], results: list[Any] | None, error: BaseException | None

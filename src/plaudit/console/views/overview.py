@@ -32,6 +32,7 @@ from plaudit.console.time_range import (
 from plaudit.console.views.common import chrome, query_params, signed_in
 from plaudit.core.query.model import BucketUnit, QueryError
 from plaudit.core.query.text import parse_query
+from plaudit.core.times import rfc3339
 
 DEFAULT_SINCE: Final = "7d"
 OVERVIEW_SECONDS: Final = 30.0
@@ -97,14 +98,10 @@ class Tally:
 
 def overview_answer(connection: Connection, project: str, period: Period) -> Answer:
     """Events, ups and downs by capability and bucket over both periods."""
-    since, until = (_iso(period.previous), _iso(period.end))
+    since, until = (rfc3339(period.previous), rfc3339(period.end))
     text = f"count, up, down by capability, {period.unit.value} since {since} until {until}"
     # The server writes this query: its groups (capabilities × time buckets) are not capped.
     return run_query(connection, parse_query(text), project, seconds=10, max_groups=None)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _seconds(text: str) -> float:
@@ -167,7 +164,7 @@ def overview_page(answer: Answer, period: Period, picker: RangePicker) -> Overvi
         satisfaction_chart=trend(active, x, True, seconds),
         volume_chart=trend(active, x, False, seconds),
         total=sum(r.count for r in rows), picker=picker,
-        since=_iso(period.start), until=_iso(period.end) if picker.until else "",
+        since=rfc3339(period.start), until=rfc3339(period.end) if picker.until else "",
         bucket=period.unit.value,
     )  # fmt: skip
 

@@ -34,6 +34,7 @@ from plaudit.core.query.model import (
     check_filter,
     check_metric,
 )
+from plaudit.core.times import rfc3339
 
 _TOKEN: Final = re.compile(
     r"""
@@ -411,7 +412,7 @@ def render_literal(value: Scalar | tuple[Scalar, ...]) -> str:
 def render_moment(moment: Moment) -> str:
     """A time as the text form writes it."""
     if isinstance(moment, datetime):
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return rfc3339(moment)
     seconds = int(moment.delta.total_seconds())
     for unit in ("w", "d", "h", "m"):
         if seconds % _UNITS[unit] == 0:

@@ -34,6 +34,7 @@ from plaudit.core.feedback_tokens import (
     new_claims,
     verify,
 )
+from plaudit.core.times import rfc3339
 from plaudit.core.validation import Issue
 from plaudit.errors import Forbidden, Unauthorized, ValidationFailed
 from plaudit.server.auth import authenticate, check_origin, limit_browser, require
@@ -149,7 +150,7 @@ async def post_feedback_token(request: Request[Any, Any, Any]) -> Response[bytes
         raise ValidationFailed(str(error), issues=[Issue("/", str(error))]) from None
     key = await anyio.to_thread.run_sync(_signing_key, state.engine, principal.project)
     token = mint(key.key_id, key.secret, claims)
-    answer = {"token": token, "expires_at": claims.expires_at.isoformat().replace("+00:00", "Z")}
+    answer = {"token": token, "expires_at": rfc3339(claims.expires_at)}
     return Response(msgspec.json.encode(answer), media_type=JSON)
 
 

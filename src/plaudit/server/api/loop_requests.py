@@ -1,7 +1,6 @@
 """What the dataset and annotation queue routes share: who may call them, checked names from
 paths, and name cursors."""
 
-import base64
 import binascii
 import re
 from typing import Any, Final
@@ -9,6 +8,7 @@ from typing import Any, Final
 import msgspec
 from litestar import Request
 
+from plaudit.core import base64url
 from plaudit.core.access import Principal, Scope
 from plaudit.core.validation import Issue
 from plaudit.errors import BadRequest, ValidationFailed
@@ -42,7 +42,7 @@ def checked_name(name: str, pointer: str = "/name") -> str:
 
 def encode_name_cursor(name: str) -> str:
     """An opaque cursor after `name`."""
-    return base64.urlsafe_b64encode(msgspec.json.encode(name)).decode().rstrip("=")
+    return base64url.encode(msgspec.json.encode(name))
 
 
 def decode_name_cursor(cursor: str | None) -> str | None:
@@ -50,7 +50,7 @@ def decode_name_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        decoded = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        decoded = msgspec.json.decode(base64url.decode(cursor))
     except (binascii.Error, msgspec.DecodeError, ValueError):
         decoded = None
     if not isinstance(decoded, str):

@@ -17,6 +17,7 @@ from plaudit.core.query.fields import TRACE_ROOTS
 from plaudit.core.query.model import Filter, Query, QueryError
 from plaudit.core.query.structured import from_structured
 from plaudit.core.query.text import parse_filters, parse_query
+from plaudit.core.times import rfc3339
 from plaudit.core.validation import Issue
 from plaudit.errors import BadRequest
 from plaudit.server.auth import authenticate, require
@@ -119,7 +120,7 @@ async def search_traces_route(
 
 
 def _iso(micros: int) -> str:
-    return from_micros(micros).isoformat().replace("+00:00", "Z")
+    return rfc3339(from_micros(micros))
 
 
 def export_format(request: Request[Any, Any, Any]) -> ExportFormat | None:
