@@ -17,6 +17,7 @@ FILES = (
     "plaudit/core/ids.py",
     "plaudit/core/limits.py",
     "plaudit/core/feedback_tokens.py",
+    "plaudit/core/base64url.py",
 )
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import Demo, start_plaudit, wait_for_feedback, wait_until_up
+from tests.browser.conftest import Demo, plaudit_serving, wait_for_feedback, wait_until_up
 from tests.conftest import free_port, repo_root, serving_app
 from tests.proxy.conftest import find_span
 from tests.proxy.fake_upstream import FakeUpstream
@@ -47,10 +47,12 @@ def proxied_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedDe
     stack.enter_context(serving_app(upstream, upstream_port))
     chat_port = free_port()
     chat_url = f"http://127.0.0.1:{chat_port}"
-    url, (admin, browser, _), stop = start_plaudit(
-        tmp_path_factory,
-        (chat_url,),
-        proxy_upstreams={"fake": f"http://127.0.0.1:{upstream_port}/v1"},
+    url, (admin, browser, _) = stack.enter_context(
+        plaudit_serving(
+            tmp_path_factory,
+            (chat_url,),
+            proxy_upstreams={"fake": f"http://127.0.0.1:{upstream_port}/v1"},
+        )
     )
     chat = subprocess.Popen(
         [sys.executable, "-m", "examples.chat", "--plaudit-url", url, "--token", admin,
@@ -64,7 +66,6 @@ def proxied_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedDe
     finally:
         chat.terminate()
         chat.wait(timeout=20)
-        stop()
         stack.close()
 
 

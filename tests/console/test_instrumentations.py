@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, expect
 
 from plaudit.core.genai import message_text, span_messages
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, serve_app, start_server
+from tests.conftest import free_port, make_tokens, serving, serving_app
 from tests.console.conftest import VIEWPORT
 from tests.proxy.fake_upstream import FakeUpstream
 
@@ -54,20 +54,9 @@ def servers(database_url: str) -> Iterator[Servers]:
     """Plaudit (HTTP and gRPC on free ports) and the fake OpenAI server, both on loopback."""
     admin, _, otlp = make_tokens(database_url)
     port, grpc_port, openai_port = free_port(), free_port(), free_port()
-    plaudit, plaudit_thread = start_server(
-        Settings(database_url=database_url, port=port, grpc_port=grpc_port)
-    )
-    upstream, upstream_thread = serve_app(FakeUpstream(), openai_port)
-    yield Servers(
-        f"http://127.0.0.1:{port}",
-        f"http://127.0.0.1:{grpc_port}",
-        admin,
-        otlp,
-        f"http://127.0.0.1:{openai_port}/v1",
-    )
-    for server, thread in ((plaudit, plaudit_thread), (upstream, upstream_thread)):
-        server.should_exit = True
-        thread.join(timeout=20)
+    settings = Settings(database_url=database_url, port=port, grpc_port=grpc_port)
+    with serving(settings) as url, serving_app(FakeUpstream(), openai_port) as openai_url:
+        yield Servers(url, f"http://127.0.0.1:{grpc_port}", admin, otlp, f"{openai_url}/v1")
 
 
 @dataclass

@@ -34,6 +34,10 @@ from plaudit.sdk._safety import (
     report,
 )
 
+# Our own generator: the app's `random` state (which it may seed, or which a test framework
+# watches) is left alone by the SDK's background threads.
+_JITTER = random.Random()
+
 MAX_BATCH_EVENTS: Final = 1000
 MAX_BATCH_BYTES: Final = 4 * 1024 * 1024  # the server takes 5 MiB; keep headroom
 RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -278,7 +282,7 @@ class Sender:
             return min(retry_after, 300.0)
         ceiling = min(self.max_backoff, 0.2 * 2.0 ** min(attempt, 30))
         # "Equal jitter": at least half the ceiling, so many clients never retry in lockstep.
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return ceiling / 2 + _JITTER.uniform(0, ceiling / 2)
 
     def _sleep(self, delay: float) -> bool:
         """Wait `delay` seconds; False when the shutdown deadline leaves no time to retry."""

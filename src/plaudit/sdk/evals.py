@@ -27,6 +27,10 @@ import httpx
 
 from plaudit.sdk._safety import PlauditSdkError
 
+# Our own generator: the app's `random` state (which it may seed, or which a test framework
+# watches) is left alone by the SDK's background threads.
+_JITTER = random.Random()
+
 RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
 _FENCE: Final = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 _NUMBER: Final = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
@@ -159,7 +163,7 @@ class LlmJudge:
         if retry_after is not None and retry_after.strip().isdigit():
             return min(float(retry_after), self.max_backoff)
         ceiling = min(self.backoff * 2.0 ** (attempt - 1), self.max_backoff)
-        return ceiling * random.uniform(0.5, 1)
+        return ceiling * _JITTER.uniform(0.5, 1)
 
     def close(self) -> None:
         """Close the judge's connections."""
