@@ -12,11 +12,13 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from plaudit.core.times import rfc3339
 from tests.conftest import LiveServer
 
 SPANS_PER_TRACE = 2
@@ -84,8 +86,11 @@ def story(live_server: LiveServer) -> Story:
         events = []
         for i, trace_id in enumerate(traces):
             value = 1 if i % 2 else -1
+            # Timed like their traces: a search ranks traces by their newest matching event, so
+            # events sent in one request at one instant would rank the 55 traces at random.
+            at = datetime.fromtimestamp((story_start + i * 1_000_000_000) / 1e9, UTC)
             events.append({"id": f"{tag}-t{i}", "trace_id": trace_id, "span_id": f"{i + 1:016x}",
-                           "name": "response-quality", "value": value,
+                           "name": "response-quality", "value": value, "timestamp": rfc3339(at),
                            "user_id": f"user-{tag}-{i % 3}",
                            "conversation_id": f"conv-{tag}-{i // 5}",
                            "comment": f"=cmd {tag}" if i == 3 else None})  # fmt: skip
@@ -157,7 +162,7 @@ def test_a_trace_line_reads_right(console: httpx.Client, story: Story) -> None:
     html = console.get("/traces", params={"q": q}).text
     assert "2 spans" in html and "1 spans" not in html
     assert "1 feedback: 1 good" in html and "1 feedback: 1 bad" in html
-    assert f'href="/conversations/conv-{story.capability[4:]}-0"' in html
+    assert f'href="/conversations/conv-{story.capability[4:]}-1"' in html  # traces 5-9
     assert f'href="/users/{story.user}"' in html
     assert "Error" in html  # trace 7's root failed
 
