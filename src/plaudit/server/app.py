@@ -92,7 +92,7 @@ async def problem_type(slug: FromPath[str]) -> dict[str, str]:
 
 @get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """The OpenAPI 3.1 document at the path DESIGN §3 names."""
+    """The OpenAPI 3.1 document, served at `/openapi.json`."""
     from plaudit.server.openapi import complete
 
     return Response(complete(request.app.openapi_schema.to_schema()))

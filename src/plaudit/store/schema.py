@@ -71,11 +71,17 @@ class UtcMicros(TypeDecorator[datetime]):
         return None if value is None else from_micros(int(value))
 
 
+def _partial_index(name: str | None, *columns: Any, where: str) -> Index:
+    """An index of the rows where `where` holds, on both databases: rows it would never find
+    cost no entry on insert."""
+    condition = text(where)
+    return Index(name, *columns, sqlite_where=condition, postgresql_where=condition)
+
+
 def _response_index() -> Index:
     # Partial: most rows name no response id, and an index entry for each NULL would cost every
     # insert for nothing. Lookups (`response_id IN (…)`) imply NOT NULL, so they can use it.
-    not_null = text("response_id IS NOT NULL")
-    return Index(None, "project", "response_id", sqlite_where=not_null, postgresql_where=not_null)
+    return _partial_index(None, "project", "response_id", where="response_id IS NOT NULL")
 
 
 def _name(column: str, **kwargs: Any) -> Column[str]:
@@ -418,29 +424,17 @@ Index("ix_feedback_received", feedback.c.project, feedback.c.received_at)
 
 # The console's traces, conversation and user pages (migration 0013): newest root spans, and a
 # conversation's or a user's feedback. Partial, so rows they never find cost no entry on insert.
-Index(
-    "ix_spans_roots",
-    spans.c.project,
-    spans.c.start_time_ns,
-    sqlite_where=text("parent_span_id IS NULL"),
-    postgresql_where=text("parent_span_id IS NULL"),
+_partial_index(
+    "ix_spans_roots", spans.c.project, spans.c.start_time_ns, where="parent_span_id IS NULL"
 )
-Index(
-    "ix_feedback_conversation",
-    feedback.c.project,
-    feedback.c.conversation_id,
-    feedback.c.timestamp,
-    sqlite_where=text("conversation_id IS NOT NULL"),
-    postgresql_where=text("conversation_id IS NOT NULL"),
-)
-Index(
-    "ix_feedback_user",
-    feedback.c.project,
-    feedback.c.user_id,
-    feedback.c.timestamp,
-    sqlite_where=text("user_id IS NOT NULL"),
-    postgresql_where=text("user_id IS NOT NULL"),
-)
+for _owner in (feedback.c.conversation_id, feedback.c.user_id):
+    _partial_index(
+        f"ix_feedback_{_owner.name.removesuffix('_id')}",
+        feedback.c.project,
+        _owner,
+        feedback.c.timestamp,
+        where=f"{_owner.name} IS NOT NULL",
+    )
 
 # An evaluation run scores every example of one dataset version (or a chosen part of it: `only`).
 evaluation_runs = Table(

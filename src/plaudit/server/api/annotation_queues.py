@@ -1,5 +1,5 @@
 """`/v1/annotation-queues`: queues that fill from a filter or by hand, their items, reviewers'
-holds and completions (DESIGN §7)."""
+holds and completions."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any

@@ -1,5 +1,5 @@
 """`/v1/datasets`: datasets, their examples (added, patched, removed, exported, imported) and
-versions (DESIGN §7)."""
+versions."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime

@@ -1,5 +1,5 @@
 """`/v1/evaluations`: evaluation runs over a dataset version, their results (each score also
-stored as evaluator feedback) and the comparison of two runs (DESIGN §7)."""
+stored as evaluator feedback) and the comparison of two runs."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any

@@ -1,6 +1,6 @@
 """`/v1/feedback-tokens`: mint per-span feedback tokens, and check the ones feedback arrives with.
 
-A per-span token (DESIGN §5) lets a browser send end-user feedback on one span, with no long-lived
+A per-span token lets a browser send end-user feedback on one span, with no long-lived
 key in the page. Ingest calls `feedback_token_principal` for a `pft_` token and `enforce_claims`
 on the request's items.
 """
