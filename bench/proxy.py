@@ -12,8 +12,12 @@ the proxy's figure minus the direct one is what the proxy adds:
   whole    non-streaming chat completions at a fixed number of concurrent calls (default 100), the
            upstream answering at once: how many calls/s one server process relays (its capacity),
            and latency, which in this closed loop is mostly the wait in line (concurrency ÷ calls/s)
-  model    the same, the upstream answering after `--model-ms` (default 500 ms, a short model
-           answer): the latency the proxy adds to real calls at that concurrency
+  model    the same, the upstream answering after a time drawn for each call between half and
+           one and a half times `--model-ms` (default 500 ms, a short model answer), and the
+           concurrent callers starting at random moments within the first `--model-ms`, as
+           independent users do: the latency the proxy adds to real calls at that concurrency.
+           Each call's drawn time (the same sequence direct and through the proxy) is subtracted
+           from its latency, so what is compared is the time spent outside the model
   stream   streamed answers (20 chunks, 5 ms apart); each chunk carries the upstream's send time,
            so its delivery latency is measured chunk by chunk, direct and through the proxy
 
@@ -29,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -82,7 +87,7 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if b'"stream": true' not in body:
         for name, value in scope["headers"]:
             if name == MODEL_HEADER.encode():  # a model takes this long to answer
-                await asyncio.sleep(int(value) / 1000)
+                await asyncio.sleep(float(value) / 1000)
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": ANSWER})
@@ -138,18 +143,30 @@ class Phase:
 
 
 async def whole_phase(port: int, path: str, headers: dict[str, str], seconds: float,
-                      concurrency: int) -> Phase:  # fmt: skip
+                      concurrency: int, model_ms: float = 0.0) -> Phase:  # fmt: skip
+    """Non-streamed calls in a closed loop; with `model_ms`, each call asks the upstream to take
+    a drawn time (seeded per caller, so direct and proxied phases draw the same sequence), and
+    its latency is counted without it."""
     request = request_bytes(path, REQUEST, headers)
     phase = Phase()
     stop = time.monotonic() + seconds
 
-    async def worker() -> None:
+    async def worker(caller: int) -> None:
+        draw = random.Random(caller)
         connection = await Http.connect(port)
         try:
+            if model_ms:
+                await asyncio.sleep(draw.uniform(0, model_ms) / 1000)
             while time.monotonic() < stop:
+                answer_after = draw.uniform(0.5, 1.5) * model_ms if model_ms else 0.0
+                call = request
+                if answer_after:
+                    call = request_bytes(
+                        path, REQUEST, {**headers, MODEL_HEADER: f"{answer_after:.3f}"}
+                    )
                 began = time.perf_counter()
-                status, body = await connection.send(request)
-                phase.latencies.append(time.perf_counter() - began)
+                status, body = await connection.send(call)
+                phase.latencies.append(time.perf_counter() - began - answer_after / 1000)
                 phase.calls += 1
                 if status != 200 or body != ANSWER:
                     phase.failed += 1
@@ -157,7 +174,7 @@ async def whole_phase(port: int, path: str, headers: dict[str, str], seconds: fl
             connection.close()
 
     began = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(caller) for caller in range(concurrency)))
     phase.seconds = time.monotonic() - began
     return phase
 
@@ -269,11 +286,11 @@ class Ports:
 
 def drive(kind: str, port: int, path: str, headers: dict[str, str], seconds: float,
           concurrency: int, pid: int, profile: Path | None = None,
-          name: str = "") -> dict[str, float]:  # fmt: skip
+          name: str = "", model_ms: float = 0.0) -> dict[str, float]:  # fmt: skip
     """One phase, loaded from another process; its summary, with `pid`'s CPU per call."""
     command = [sys.executable, __file__, "--drive", json.dumps(
         {"kind": kind, "port": port, "path": path, "headers": headers, "seconds": seconds,
-         "concurrency": concurrency})]  # fmt: skip
+         "concurrency": concurrency, "model_ms": model_ms})]  # fmt: skip
     cpu = cpu_seconds(pid)
     with profiled(pid, profile, name):
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -288,30 +305,31 @@ def drive(kind: str, port: int, path: str, headers: dict[str, str], seconds: flo
 
 def load(spec: dict[str, Any]) -> dict[str, float]:
     """Run one phase in this process (`--drive`): what `drive` reads."""
-    phase_of = whole_phase if spec["kind"] == "whole" else stream_phase
-    phase = run_async(phase_of(spec["port"], spec["path"], spec["headers"], spec["seconds"],
-                               spec["concurrency"]))  # fmt: skip
+    arguments = (spec["port"], spec["path"], spec["headers"], spec["seconds"], spec["concurrency"])
+    if spec["kind"] == "whole":
+        phase = run_async(whole_phase(*arguments, spec.get("model_ms", 0.0)))
+    else:
+        phase = run_async(stream_phase(*arguments))
     return {**phase.summary(), "seconds": phase.seconds}
 
 
 def _phases(ports: Ports, token: str, options: argparse.Namespace) -> dict[str, Any]:
     seconds, concurrency = options.seconds, options.concurrency
     auth = {"Authorization": "Bearer sk-provider-key", "Plaudit-Auth": f"Bearer {token}"}
-    model = {**auth, MODEL_HEADER: str(options.model_ms)}
     direct, proxied = "/v1/chat/completions", "/proxy/bench/chat/completions"
     up, server = (ports.upstream, ports.upstream_pid), (ports.server, ports.server_pid)
     drive("whole", ports.server, proxied, auth, min(1.0, seconds), 4, ports.server_pid)  # warm up
     report: dict[str, Any] = {}
     load_before = os.getloadavg()[0]
-    for name, kind, headers, calls in (
-        ("whole", "whole", auth, concurrency),
-        ("model", "whole", model, concurrency),
-        ("stream", "stream", auth, options.stream_concurrency),
+    for name, kind, calls, model_ms in (
+        ("whole", "whole", concurrency, 0.0),
+        ("model", "whole", concurrency, float(options.model_ms)),
+        ("stream", "stream", options.stream_concurrency, 0.0),
     ):
         for where, (port, pid), path in (("direct", up, direct), ("proxy", server, proxied)):
             profile = options.profile if where == "proxy" else None
-            report[f"{name}_{where}"] = drive(kind, port, path, headers, seconds, calls, pid,
-                                              profile, name)  # fmt: skip
+            report[f"{name}_{where}"] = drive(kind, port, path, auth, seconds, calls, pid,
+                                              profile, name, model_ms)  # fmt: skip
     added: dict[str, float] = {}
     for name in ("whole", "model", "stream"):
         d, p = report[f"{name}_direct"], report[f"{name}_proxy"]
@@ -331,7 +349,8 @@ def show(report: dict[str, Any]) -> None:
     settings = report["settings"]
     print(f"proxy bench: {settings['seconds']:.0f} s per phase, {settings['concurrency']} "
           f"concurrent calls (streams: {settings['stream_concurrency']}); the model phase's "
-          f"upstream answers after {settings['model_ms']} ms; machine load average "
+          f"upstream answers after {settings['model_ms'] // 2}–{settings['model_ms'] * 3 // 2} ms "
+          f"(latencies below are without it); machine load average "
           f"{settings['load_average'][0]:.1f} → {settings['load_average'][1]:.1f}")  # fmt: skip
     for name in ("whole", "model", "stream"):
         for where in ("direct", "proxy"):
@@ -343,7 +362,7 @@ def show(report: dict[str, Any]) -> None:
     print("  added by the proxy (targets: p50 ≤ 2 ms, p99 ≤ 10 ms, ≤ 1 ms per streamed chunk):")
     print(f"    upstream answering at once: p50 {added['whole_p50_ms']:.2f} ms, "
           f"p99 {added['whole_p99_ms']:.2f} ms (mostly waiting in line: see calls/s)")  # fmt: skip
-    print(f"    upstream answering after {settings['model_ms']} ms: p50 "
+    print(f"    upstream answering after about {settings['model_ms']} ms: p50 "
           f"{added['model_p50_ms']:.2f} ms, p99 {added['model_p99_ms']:.2f} ms")  # fmt: skip
     print(f"    per streamed chunk: p50 {added['stream_chunk_p50_ms']:.2f} ms, "
           f"p99 {added['stream_chunk_p99_ms']:.2f} ms")  # fmt: skip
@@ -358,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--stream-concurrency", type=int, default=10)
     parser.add_argument(
-        "--model-ms", type=int, default=500, help="the model phase's upstream answers this late"
+        "--model-ms",
+        type=int,
+        default=500,
+        help="the model phase's upstream answers this late on average (half to one and a half)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
