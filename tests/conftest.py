@@ -10,7 +10,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,3 +206,14 @@ def unique() -> str:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def until(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
+    """Poll `condition` every 0.1 s until it holds (True) or `seconds` pass (False): a bound
+    generous enough for a loaded 2-core machine, never a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from plaudit.settings import Settings
-from tests.conftest import free_port, make_tokens, serving
+from tests.conftest import free_port, make_tokens, serving, until
 
 UNAVAILABLE = 14  # google.rpc.Code.UNAVAILABLE
 
@@ -91,4 +91,5 @@ def test_a_failing_database_answers_a_google_rpc_status_503(
     else:
         parsed = status_pb2.Status.FromString(response.content)
         assert parsed.code == UNAVAILABLE and "database" in parsed.message
-    assert send(server, media).status_code == 200  # and it recovers once the lock is gone
+    # and it recovers once the lock is gone (after the writer's pause before it tries again)
+    assert until(lambda: send(server, media).status_code == 200)
