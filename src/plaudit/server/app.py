@@ -1,15 +1,16 @@
 """The ASGI application: routes, error shape, lifespan of the database and the writer."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
@@ -112,6 +113,62 @@ def writer_unavailable(
     return problem_response(unavailable(error), request.url.path)
 
 
+EXCEPTION_HANDLERS: Final[dict[type[Exception], Callable[..., Response[bytes]]]] = {
+    PlauditError: handle_plaudit_error,
+    HTTPException: handle_http_exception,
+    OperationalError: database_unavailable,
+    WriterUnavailable: writer_unavailable,
+    Exception: handle_unexpected,
+}
+
+
+def error_response(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    """The answer to `error`, from the handler of its nearest type (as the framework picks)."""
+    handler = next(EXCEPTION_HANDLERS[t] for t in type(error).__mro__ if t in EXCEPTION_HANDLERS)
+    return handler(request, error)
+
+
+def ahead_of_routing(route: HTTPRouteHandler) -> ASGIApp:
+    """`route`'s handler (one taking only the request) as a plain ASGI app that answers as the
+    framework would: behind CORS, with errors through `EXCEPTION_HANDLERS`.
+
+    For the ingest routes, which `ProxyFirst.ahead` serves before the framework's routing and
+    middleware: that machinery cost more CPU per single-event request than the handler itself
+    (docs/performance.md). Only what those routes use is reproduced: no dependencies, guards,
+    hooks or parameters.
+    """
+    handler: Callable[[Request[Any, Any, Any]], Awaitable[Response[bytes]]] = route.fn
+
+    async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request[Any, Any, Any] = Request(scope, receive, send)
+        try:
+            response = await handler(request)
+        except Exception as error:
+            response = error_response(request, error)
+        answer = response.to_asgi_response(app=None, request=request, status_code=route.status_code)
+        await answer(scope, receive, send)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route_handler"] = route  # `Request.stream` reads its body size limit there
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await CorsMiddleware(respond, scope["app"].state.plaudit)(scope, receive, sending)
+        except Exception as error:  # raised by CORS itself, before the route ran
+            if started:
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive, send)
+            answer = error_response(request, error).to_asgi_response(app=None, request=request)
+            await answer(scope, receive, send)
+
+    return app
+
+
 def open_state(settings: Settings) -> ServerState:
     """Claim the database, migrate it, start the writer, link feedback that waited across a
     restart. A SQLite file another server process serves is refused (`DatabaseInUse`)."""
@@ -179,12 +236,10 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[*ROUTES, problem_type, openapi_json, *console_routes()],
         lifespan=[lifespan],
         middleware=[cors],
-        exception_handlers={
-            PlauditError: handle_plaudit_error,
-            HTTPException: handle_http_exception,
-            OperationalError: database_unavailable,
-            WriterUnavailable: writer_unavailable,
-            Exception: handle_unexpected,
+        exception_handlers=EXCEPTION_HANDLERS,
+        ahead={
+            ("POST", "/v1/feedback"): ahead_of_routing(feedback.post_feedback),
+            ("POST", "/v1/traces"): ahead_of_routing(traces.post_traces),
         },
         openapi_config=OpenAPIConfig(
             title="Plaudit",
