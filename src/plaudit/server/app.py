@@ -6,11 +6,13 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from litestar import Litestar, Request, Response, get
+from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.utils.helpers import get_enum_string_value
 from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
@@ -128,6 +130,33 @@ def error_response(request: Request[Any, Any, Any], error: Exception) -> Respons
     return handler(request, error)
 
 
+def _plain_head(response: Response[Any], status: int) -> HTTPResponseStartEvent | None:
+    """The start of `response` as the framework would send it, for a bytes body with no cookies
+    or background tasks (None otherwise): its own framing objects cost more than the handler's
+    reply to a single event."""
+    status = response.status_code or status
+    if (
+        type(response.content) is not bytes
+        or response.cookies
+        or response.background
+        or status < 200
+        or status in (204, 304)
+    ):
+        return None
+    headers = [
+        (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items()
+    ]
+    named = {name for name, _ in headers}
+    if b"content-type" not in named:
+        media = get_enum_string_value(response.media_type or MediaType.JSON)
+        if media.startswith("text/"):
+            media = f"{media}; charset={response.encoding}"
+        headers.append((b"content-type", media.encode("latin-1")))
+    if b"content-length" not in named:
+        headers.append((b"content-length", str(len(response.content)).encode("latin-1")))
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
 def ahead_of_routing(route: HTTPRouteHandler) -> ASGIApp:
     """`route`'s handler (one taking only the request) as a plain ASGI app that answers as the
     framework would: behind CORS, with errors through `EXCEPTION_HANDLERS`.
@@ -145,8 +174,13 @@ def ahead_of_routing(route: HTTPRouteHandler) -> ASGIApp:
             response = await handler(request)
         except Exception as error:
             response = error_response(request, error)
-        answer = response.to_asgi_response(app=None, request=request, status_code=route.status_code)
-        await answer(scope, receive, send)
+        status = route.status_code
+        if (head := _plain_head(response, status)) is None:
+            answer = response.to_asgi_response(app=None, request=request, status_code=status)
+            await answer(scope, receive, send)
+            return
+        await send(head)
+        await send({"type": "http.response.body", "body": response.content, "more_body": False})
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         scope["route_handler"] = route  # `Request.stream` reads its body size limit there
