@@ -13,7 +13,7 @@ import httpx
 
 from plaudit.server.app import create_app
 from plaudit.settings import Settings
-from tests.conftest import fresh_database, free_port, make_tokens, serving_app
+from tests.conftest import free_port, fresh_database, make_tokens, serving_app
 
 ALLOWED = "http://allowed.example"
 EVENT = {"id": "e1", "trace_id": "ab" * 16, "name": "quality", "value": "up"}

@@ -12,7 +12,6 @@ The ingest routes go the same way: `ProxyFirst.ahead` maps an exact method and p
 `plaudit.server.app.ahead_of_routing`); the routes stay registered for the API reference.
 """
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 from litestar import Litestar, asgi
@@ -60,11 +59,9 @@ class ProxyFirst(Litestar):
     """The server's app: `/proxy/…` goes to the proxy (behind CORS), the routes in `ahead` to
     their own apps, the rest to Litestar."""
 
-    def __init__(
-        self, *args: Any, ahead: Mapping[tuple[str, str], ASGIApp] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ahead = dict(ahead or {})
+        self.ahead: dict[tuple[str, str], ASGIApp] = {}  # (method, path) → app; see create_app
 
     async def __call__(
         self,
@@ -82,6 +79,6 @@ class ProxyFirst(Litestar):
         ):
             http["app"] = http["litestar_app"] = self  # as the framework sets them
             http.setdefault("state", {})
-            await fast(http, receive, send)  # it answers CORS and its errors itself
+            await fast(http, receive, send)  # type: ignore[arg-type]  # answers CORS and errors
             return
         await super().__call__(scope, receive, send)
