@@ -172,6 +172,22 @@ def find_nul(value: Any, pointer: str) -> str | None:
     return None
 
 
+def _encoded_if_shallow(value: Any) -> bytes | None:
+    """`value` as JSON, or None when it nests deeper than `limits.MAX_JSON_DEPTH`.
+
+    Each level opens a bracket, so an encoding with no more brackets than the limit cannot be
+    too deep: most values skip the walk that measures their depth.
+    """
+    try:
+        encoded = msgspec.json.encode(value)
+    except RecursionError:
+        return None
+    brackets = encoded.count(b"{") + encoded.count(b"[")
+    if brackets > limits.MAX_JSON_DEPTH and nesting(value)[2] > limits.MAX_JSON_DEPTH:
+        return None
+    return encoded
+
+
 class _Checker:
     """Collects issues for one item while its fields are normalised."""
 
@@ -190,11 +206,10 @@ class _Checker:
     def json_size(self, field: str, value: Any, limit: int, limit_name: str) -> None:
         if value is None:
             return
-        _, _, depth = nesting(value)
-        if depth > limits.MAX_JSON_DEPTH:
+        encoded = _encoded_if_shallow(value)
+        if encoded is None:
             self.add(field, f"is nested deeper than {limits.MAX_JSON_DEPTH} levels", "json_depth")
             return
-        encoded = msgspec.json.encode(value)
         if len(encoded) > limit:
             self.add(field, f"is larger than {limit} bytes as JSON", limit_name)
             return
@@ -407,10 +422,12 @@ def validate_feedback(
     }
     if item.response_id is not None:  # absent from the hash when absent: older ids keep theirs
         content["response_id"] = item.response_id
+    digest = content_hash(content)
+    del content["timestamp"]  # the event's own is the server's time when the client sent none
     return FeedbackEvent(
         id=item.id or uuid7(),
         id_was_given=item.id is not None,
         timestamp=item.timestamp or now,
-        content_hash=content_hash(content),
-        **{k: v for k, v in content.items() if k != "timestamp"},
+        content_hash=digest,
+        **content,
     )

@@ -1,15 +1,18 @@
 """The ASGI application: routes, error shape, lifespan of the database and the writer."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 from litestar import Litestar, Request, Response, get
+from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.utils.helpers import get_enum_string_value
 from sqlalchemy.exc import OperationalError
 
 from plaudit import __version__
@@ -112,6 +115,98 @@ def writer_unavailable(
     return problem_response(unavailable(error), request.url.path)
 
 
+EXCEPTION_HANDLERS: Final[dict[type[Exception], Callable[..., Response[bytes]]]] = {
+    PlauditError: handle_plaudit_error,
+    HTTPException: handle_http_exception,
+    OperationalError: database_unavailable,
+    WriterUnavailable: writer_unavailable,
+    Exception: handle_unexpected,
+}
+
+
+AHEAD: Final = ("/v1/feedback", "/v1/traces")
+"""The paths whose `POST` the app serves ahead of the framework (see `ahead_of_routing`)."""
+
+
+def error_response(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    """The answer to `error`, from the handler of its nearest type (as the framework picks)."""
+    handler = next(EXCEPTION_HANDLERS[t] for t in type(error).__mro__ if t in EXCEPTION_HANDLERS)
+    return handler(request, error)
+
+
+def _plain_head(response: Response[Any], status: int) -> HTTPResponseStartEvent | None:
+    """The start of `response` as the framework would send it, for a bytes body with no cookies
+    or background tasks (None otherwise): its own framing objects cost more than the handler's
+    reply to a single event."""
+    status = response.status_code or status
+    if (
+        type(response.content) is not bytes
+        or response.cookies
+        or response.background
+        or status < 200
+        or status in (204, 304)
+    ):
+        return None
+    headers = [
+        (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items()
+    ]
+    named = {name for name, _ in headers}
+    if b"content-type" not in named:
+        media = get_enum_string_value(response.media_type or MediaType.JSON)
+        if media.startswith("text/"):
+            media = f"{media}; charset={response.encoding}"
+        headers.append((b"content-type", media.encode("latin-1")))
+    if b"content-length" not in named:
+        headers.append((b"content-length", str(len(response.content)).encode("latin-1")))
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+def ahead_of_routing(route: HTTPRouteHandler) -> ASGIApp:
+    """`route`'s handler (one taking only the request) as a plain ASGI app that answers as the
+    framework would: behind CORS, with errors through `EXCEPTION_HANDLERS`.
+
+    For the ingest routes, which `ProxyFirst.ahead` serves before the framework's routing and
+    middleware: that machinery cost more CPU per single-event request than the handler itself
+    (docs/performance.md). Only what those routes use is reproduced: no dependencies, guards,
+    hooks or parameters.
+    """
+    handler: Callable[[Request[Any, Any, Any]], Awaitable[Response[bytes]]] = route.fn
+
+    async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request[Any, Any, Any] = Request(scope, receive, send)
+        try:
+            response = await handler(request)
+        except Exception as error:
+            response = error_response(request, error)
+        status = route.status_code
+        if (head := _plain_head(response, status)) is None:
+            answer = response.to_asgi_response(app=None, request=request, status_code=status)
+            await answer(scope, receive, send)
+            return
+        await send(head)
+        await send({"type": "http.response.body", "body": response.content, "more_body": False})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route_handler"] = route  # `Request.stream` reads its body size limit there
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await CorsMiddleware(respond, scope["app"].state.plaudit)(scope, receive, sending)
+        except Exception as error:  # raised by CORS itself, before the route ran
+            if started:
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive, send)
+            answer = error_response(request, error).to_asgi_response(app=None, request=request)
+            await answer(scope, receive, send)
+
+    return app
+
+
 def open_state(settings: Settings) -> ServerState:
     """Claim the database, migrate it, start the writer, link feedback that waited across a
     restart. A SQLite file another server process serves is refused (`DatabaseInUse`)."""
@@ -175,17 +270,11 @@ def create_app(settings: Settings) -> Litestar:
 
         return middleware
 
-    return proxy.ProxyFirst(
+    app = proxy.ProxyFirst(
         route_handlers=[*ROUTES, problem_type, openapi_json, *console_routes()],
         lifespan=[lifespan],
         middleware=[cors],
-        exception_handlers={
-            PlauditError: handle_plaudit_error,
-            HTTPException: handle_http_exception,
-            OperationalError: database_unavailable,
-            WriterUnavailable: writer_unavailable,
-            Exception: handle_unexpected,
-        },
+        exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Plaudit",
             version=__version__,
@@ -197,3 +286,12 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    app.ahead = {("POST", path): ahead_of_routing(registered_post(app, path)) for path in AHEAD}
+    return app
+
+
+def registered_post(app: Litestar, path: str) -> HTTPRouteHandler:
+    """The app's own copy of a `POST` route's handler (the framework registers a copy of each)."""
+    handler = app.route_handler_method_map[path]["POST"]
+    assert isinstance(handler, HTTPRouteHandler)
+    return handler
