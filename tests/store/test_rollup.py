@@ -405,10 +405,12 @@ def test_a_large_value_leaving_its_cell_leaves_it_inexact(engine: Engine) -> Non
 
 def test_cells_added_on_insert_are_the_cells_a_rebuild_makes(engine: Engine) -> None:
     """Inserts add their rows' sums from Python on PostgreSQL; a rebuild reads them back in SQL.
-    Both must name every cell with the same key text, or a later removal would miss its cell."""
+    Both must name every cell with the same key text, or a later removal would miss its cell
+    (-0.0 is 0 once stored as jsonb)."""
     project = f"p{secrets.token_hex(5)}"
     metadata = [{"plan": "pro", "n": 0.1, "flag": True}, {"n": 2**53 + 1, "": "é", "x": None},
-                {"n": -2.25, "plan": ""}, {"n": 1, "o": {"k": 1}}, {}]  # fmt: skip
+                {"n": -2.25, "plan": ""}, {"n": 1, "o": {"k": 1}}, {"n": -0.0}, {"n": 0},
+                {}]  # fmt: skip
     batch = [
         {"id": f"c{i}", "name": ["rq", "stars"][i % 2], "kind": ["thumb", "number"][i % 2],
          "value": [1, 0.3][i % 2], "span_id": [EARLY[0].span_id, NEVER.span_id][i % 2],

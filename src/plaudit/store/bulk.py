@@ -160,7 +160,8 @@ def rows_in(
     values: Iterable[str],
     distinct: bool = False,
 ) -> list[Any]:
-    """`columns` of the rows of `project` whose `key` is one of `values`, in chunks."""
+    """`columns` of the rows of `project` whose `key` is one of `values` (on SQLite in chunks
+    of `CHUNK` values, on PostgreSQL in one statement)."""
     items = sorted(set(values))
     if not items:
         return []

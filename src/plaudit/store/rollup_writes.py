@@ -18,13 +18,13 @@ metadata values within a B-tree key): unlike a unique index over nullable column
 from "".
 
 On PostgreSQL, events just inserted are added from the rows the writer already holds
-(`add_inserted`): summed per cell in Python, then one upsert per cell, pipelined. Reading them
-back cost two scans per group commit, and on a table the planner had not yet analysed (a fresh
-database, for its first minute) each scan read every event of the project. The cell is still
-computed by the database, from parameters of the columns' own types, so it is the same text the
-SQL path makes (the number of a metadata entry is the float8 that jsonb's numeric converts to,
-as Python's float is: both round the decimal correctly). SQLite reads the rows back: its scan is
-by primary key, and its JSON functions format numbers their own way.
+(`add_inserted`): summed per cell in Python, then upserted, up to 16 cells per statement.
+Reading them back cost two scans per group commit, and on a table the planner had not yet
+analysed (a fresh database, for its first minute) each scan read every event of the project.
+The cell is still computed by the database, from parameters of the columns' own types, so it is
+the same text the SQL path makes: a metadata number is the float8 that jsonb's numeric converts
+to, which is Python's float (both round the decimal correctly; numeric has no -0). SQLite reads
+the rows back: its scan is by primary key, and its JSON functions format numbers their own way.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -286,7 +286,9 @@ def _metadata_entries(encoded: str | None) -> list[tuple[Any, ...]]:
         if isinstance(value, bool):
             entries.append((key, "b", None, 1.0 if value else 0.0))
         elif isinstance(value, int | float):
-            entries.append((key, "n", None, float(value)))
+            # jsonb's numeric has no -0: the SQL path reads 0, and json_build_array writes
+            # -0 and 0 apart. `+ 0.0` turns -0.0 into 0.0 and leaves every other value as is.
+            entries.append((key, "n", None, float(value) + 0.0))
         elif isinstance(value, str):
             entries.append((key, "s", value, None))
     return entries
