@@ -36,7 +36,7 @@ from plaudit.core.validation import validate_feedback
 from plaudit.store.database import create_database_engine
 from plaudit.store.feedback import DeleteFeedback, StoreFeedback
 from plaudit.store.migrate import downgrade, upgrade
-from plaudit.store.rollup_writes import EXACT
+from plaudit.store.rollup_writes import EXACT, rebuild
 from plaudit.store.schema import (
     ROLLUP_DIMENSIONS,
     feedback,
@@ -401,6 +401,38 @@ def test_a_large_value_leaving_its_cell_leaves_it_inexact(engine: Engine) -> Non
     with engine.connect() as connection:
         assert_rollup_exact(connection, project)
         assert sorted(connection.execute(query).all()) == [("linked", 1, 1), ("pending", 1, 1)]
+
+
+def test_cells_added_on_insert_are_the_cells_a_rebuild_makes(engine: Engine) -> None:
+    """Inserts add their rows' sums from Python on PostgreSQL; a rebuild reads them back in SQL.
+    Both must name every cell with the same key text, or a later removal would miss its cell
+    (-0.0 is 0 once stored as jsonb)."""
+    project = f"p{secrets.token_hex(5)}"
+    metadata = [{"plan": "pro", "n": 0.1, "flag": True}, {"n": 2**53 + 1, "": "é", "x": None},
+                {"n": -2.25, "plan": ""}, {"n": 1, "o": {"k": 1}}, {"n": -0.0}, {"n": 0},
+                {}]  # fmt: skip
+    batch = [
+        {"id": f"c{i}", "name": ["rq", "stars"][i % 2], "kind": ["thumb", "number"][i % 2],
+         "value": [1, 0.3][i % 2], "span_id": [EARLY[0].span_id, NEVER.span_id][i % 2],
+         "timestamp": ["1969-12-31T23:59:59Z", "2026-03-28T10:00:00Z"][i % 3 % 2],
+         "metadata": metadata[i % len(metadata)]}
+        for i in range(12)
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        StoreFeedback(project, _validated(batch), NOW, None, pii=REDACT).apply(connection)
+
+    def cells() -> list[list[Any]]:
+        with engine.connect() as connection:
+            return [
+                sorted(map(tuple, connection.execute(select(t).where(t.c.project == project))))
+                for t in (feedback_rollup, feedback_metadata_rollup)
+            ]
+
+    added = cells()
+    assert len(added[0]) == 4 and len(added[1]) >= 8, added
+    with engine.begin() as connection:
+        rebuild(connection)
+    assert cells() == added
 
 
 def test_metadata_numbers_beyond_64_bits_are_refused_before_they_reach_the_store() -> None:

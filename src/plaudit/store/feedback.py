@@ -13,7 +13,7 @@ from plaudit.core.pii import ScanBudget
 from plaudit.core.privacy import PiiMode, Screened, screen
 from plaudit.core.times import rfc3339
 from plaudit.store import rollup_writes
-from plaudit.store.bulk import insert_rows, json_text, rows_in, update_row
+from plaudit.store.bulk import insert_new_rows, insert_rows, json_text, rows_in, update_row
 from plaudit.store.links import SpanFacts, known_targets
 from plaudit.store.schema import feedback, feedback_history, from_micros, to_micros
 from plaudit.store.writer import WriteOp
@@ -158,15 +158,25 @@ class StoreFeedback(WriteOp[list[Status]]):
 
 
 class _Batch:
-    """All events of one project in one group commit."""
+    """All events of one project in one group commit.
+
+    On SQLite the ids named are looked up, then the new events inserted together at the end. On
+    PostgreSQL the first event of each id is inserted at once, before anything else, with ON
+    CONFLICT DO NOTHING: the primary key's uniqueness check decides which ids are new, and only
+    those it turns away (a retry, a revision) are read. A separate lookup of 500 ids was a round
+    trip per commit, and on a table not yet analysed its plan read the whole project.
+    """
 
     def __init__(self, connection: Connection, project: str, ops: Sequence[StoreFeedback]) -> None:
         self.connection = connection
         self.project = project
         self.ops = ops
         self.to_insert: dict[str, dict[str, Any]] = {}
-        self.known = self._existing()
+        self.inserted: set[int] = set()
+        """`id()` of the rows inserted before the events are decided in order."""
+        self.claim = connection.dialect.name == "postgresql"
         given = {e.id for op in ops for e in op.events if e.id_was_given}
+        self.known = {} if self.claim else self._existing(given)
         self.archived = _last_archived(connection, project, given - set(self.known))
         self.targets = known_targets(
             connection,
@@ -182,18 +192,45 @@ class _Batch:
             (e.response_id for op in ops for e in op.events if e.response_id and not e.span_id),
         )
 
-    def _existing(self) -> dict[str, _Known]:
-        given = sorted({e.id for op in self.ops for e in op.events if e.id_was_given})
+    def _existing(self, ids: set[str]) -> dict[str, _Known]:
         columns = ("id", "content_hash", "revision", "browser", "source", "user_id")
-        rows = rows_in(self.connection, feedback, columns, self.project, "id", given)
+        rows = rows_in(self.connection, feedback, columns, self.project, "id", ids)
         return {row[0]: _Known(row[1], row[2], bool(row[3]), row[4], row[5]) for row in rows}
 
     def store(self, results: dict[int, list[Status]]) -> None:
+        if self.claim:
+            self._insert_first_of_each_id()
         for op in self.ops:
             results[id(op)] = [
-                self._one(op, event, row) for event, row in zip(op.events, op.rows, strict=True)
+                "created" if id(row) in self.inserted else self._one(op, event, row)
+                for event, row in zip(op.events, op.rows, strict=True)
             ]
         self._flush()
+
+    def _insert_first_of_each_id(self) -> None:
+        """Insert each id's first event as new; learn the ids already stored from the refusals."""
+        first: dict[str, tuple[StoreFeedback, FeedbackEvent, dict[str, Any]]] = {}
+        for op in self.ops:
+            for event, row in zip(op.events, op.rows, strict=True):
+                first.setdefault(event.id, (op, event, row))
+        for _, event, row in first.values():
+            self._link(event, row)
+            row["revision"] = self.archived.get(event.id, 0) + 1
+        rows = [row for _, _, row in first.values()]
+        new = insert_new_rows(self.connection, feedback, rows, ("project", "id"), "id")
+        inserted = [row for row in rows if row["id"] in new]
+        rollup_writes.add_inserted(self.connection, self.project, inserted)
+        self.known = self._existing(set(first) - new)
+        for event_id in new:
+            op, event, row = first[event_id]
+            self.inserted.add(id(row))
+            self.known[event_id] = _known(event, row["revision"], op.browser)
+
+    def _link(self, event: FeedbackEvent, row: dict[str, Any]) -> None:
+        found = self.targets.resolve(
+            event.trace_id, event.span_id, event.conversation_id, event.response_id
+        )
+        apply_link(row, found)
 
     def _one(self, op: StoreFeedback, event: FeedbackEvent, row: dict[str, Any]) -> Status:
         prior = self.known.get(event.id)
@@ -201,12 +238,7 @@ class _Batch:
             return "refused"
         if prior is not None and prior.content_hash == event.content_hash:
             return "duplicate"
-        apply_link(
-            row,
-            self.targets.resolve(
-                event.trace_id, event.span_id, event.conversation_id, event.response_id
-            ),
-        )
+        self._link(event, row)
         if prior is None:
             # An id deleted before continues after its archived revisions, never back at 1.
             row["revision"] = self.archived.pop(event.id, 0) + 1
@@ -226,8 +258,9 @@ class _Batch:
 
     def _flush(self) -> None:
         if self.to_insert:
-            insert_rows(self.connection, feedback, list(self.to_insert.values()), encoded=True)
-            rollup_writes.add(self.connection, self.project, list(self.to_insert))
+            rows = list(self.to_insert.values())
+            insert_rows(self.connection, feedback, rows, encoded=True)
+            rollup_writes.add_inserted(self.connection, self.project, rows)
             self.to_insert.clear()
 
 
