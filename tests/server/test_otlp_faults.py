@@ -23,9 +23,10 @@ UNAVAILABLE = 14  # google.rpc.Code.UNAVAILABLE
 
 @pytest.fixture(scope="module")
 def server(database_url: str, dialect: str) -> Iterator[tuple[str, str, str]]:
-    """(server url, database url, OTLP token); on PostgreSQL a lock is waited for 0.5 s at most."""
+    """(server url, database url, OTLP token); on PostgreSQL a lock is waited for 5 s at most
+    (shorter made the start itself fail on a loaded machine)."""
     if dialect == "postgresql":
-        database_url += "%20-clock_timeout%3D500"
+        database_url += "%20-clock_timeout%3D5000"
     _, _, otlp = make_tokens(database_url)
     with serving(Settings(database_url=database_url, port=free_port())) as url:
         yield url, database_url, otlp
