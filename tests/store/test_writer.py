@@ -22,7 +22,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import upgrade
-from plaudit.store.writer import WriteOp, Writer, WriterBusy, WriterUnavailable, WriteTimedOut
+from plaudit.store.writer import (
+    WRITE_LOCK,
+    WriteOp,
+    Writer,
+    WriterBusy,
+    WriterUnavailable,
+    WriteTimedOut,
+)
 from tests.tcp_proxy import TcpProxy, through
 
 TABLE = "writer_test_rows"
@@ -483,3 +490,40 @@ def test_a_writer_that_cannot_connect_says_so_answers_its_callers_and_backs_off(
         finally:
             writer.stop()
         assert stored_key in stored(cut_off)
+
+
+# --- several writers on one PostgreSQL database ---------------------------------------------
+
+
+def _waiting_for_the_write_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND objid = :low",
+            ),
+            {"low": WRITE_LOCK & 0xFFFF_FFFF},
+        )
+    return bool(waiting)
+
+
+@pytest.mark.postgres_only
+def test_a_writer_waits_for_the_lock_every_writer_takes(engine: Engine, dialect: str) -> None:
+    """On PostgreSQL each writer's transaction first takes one advisory lock, so the writers of
+    several server processes commit one at a time: while another holds it, nothing commits."""
+    with engine.connect() as holder, running(engine) as writer:
+        holder.execute(text(f"SELECT pg_advisory_lock({WRITE_LOCK})"))
+        op = Put(key())
+
+        async def scenario() -> str:
+            caller = asyncio.ensure_future(writer.write(op))
+            await eventually(lambda: caller.done() or _waiting_for_the_write_lock(engine))
+            assert not caller.done(), "the write committed without the writers' lock"
+            assert op.key not in stored(engine)
+            holder.execute(text(f"SELECT pg_advisory_unlock({WRITE_LOCK})"))
+            holder.commit()
+            [answer] = await answers([caller])
+            return str(answer)
+
+        assert asyncio.run(scenario()) == op.key
+    assert op.key in stored(engine)
