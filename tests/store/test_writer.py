@@ -462,13 +462,15 @@ def test_a_writer_that_cannot_connect_says_so_answers_its_callers_and_backs_off(
         writer.start()
         try:
 
-            async def refused() -> None:
+            async def refused() -> BaseException | None:
                 # Answered by the failed connection, not left waiting for the deadline.
-                with pytest.raises(OperationalError):
+                with pytest.raises(OperationalError) as raised:
                     await writer.write(Put(key()))
+                return raised.value.orig
 
-            asyncio.run(refused())
-            assert writer.failure is not None and writer.failure.startswith("OperationalError")
+            cause = asyncio.run(refused())
+            # What /readyz and a 503 quote: the driver's own error, first line, unwrapped.
+            assert writer.failure == f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
             # It retries with a growing pause (0.1 s, then 0.2 s, 0.4 s …), not in a busy loop:
             # three pauses lie between the first attempt and the fourth, however loaded the
             # machine (a load only makes them longer).
