@@ -10,8 +10,9 @@ traces the events point at get three spans each (a root, a retrieval, a model ca
 the events name), spread over the same 90 days, four traces to a conversation; the events on
 them carry the conversation's id. Then
 `plaudit serve` is started as a user would, signed in through /login with a token made by
-`plaudit token create`, and each page is fetched: once cold, then `--repeat` times. The figure is
-the server's own time (the console's `Server-Timing` header: from the request reaching the view to
+`plaudit token create`, and each page is fetched once cold after each of `--starts` fresh starts
+of the server (median and worst reported), then `--repeat` times warm. The figure is the server's
+own time (the console's `Server-Timing` header: from the request reaching the view to
 the rendered page), next to the wall time seen by the client. Target: ≤ 200 ms.
 """
 
@@ -26,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -187,13 +190,40 @@ def fetch(client: httpx.Client, path: str) -> tuple[float, float]:
     return (float(timing.group(1)) if timing else float("nan")), wall
 
 
-def measure(client: httpx.Client, path: str, repeat: int) -> dict[str, float]:
-    """Cold (first) and warm p50/p95 of the server time, and the warm wall p50."""
-    cold, _ = fetch(client, path)
+def cold_samples(
+    database_url: str, token: str, paths: dict[str, str], starts: int, folder: Path
+) -> dict[str, list[float]]:
+    """Each page's cold server time after each of `starts` fresh starts of the server (every
+    page once, in table order, so a cache shared by pages is warmed by the first that uses it,
+    as for a user)."""
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(starts):
+        with signed_in(database_url, token, folder) as (client, _how):
+            for name, path in paths.items():
+                samples[name].append(fetch(client, path)[0])
+    return samples
+
+
+@contextmanager
+def signed_in(database_url: str, token: str, folder: Path) -> Iterator[tuple[httpx.Client, str]]:
+    """A freshly started server and a client signed in to it; the server stops afterwards."""
+    port = free_port()
+    process, how = serve(database_url, port, folder / "server.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            sign_in(client, token)
+            yield client, how
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def warm(client: httpx.Client, path: str, repeat: int) -> dict[str, float]:
+    """Warm p50/p95 of the server time and the wall p50, after one fetch that warms the page."""
+    fetch(client, path)
     runs = [fetch(client, path) for _ in range(repeat)]
     server = sorted(s for s, _ in runs)
     return {
-        "cold_ms": cold,
         "p50_ms": statistics.median(server),
         "p95_ms": server[min(len(server) - 1, round(0.95 * (len(server) - 1)))],
         "wall_p50_ms": statistics.median(w for _, w in runs),
@@ -207,6 +237,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--traces", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--starts", type=int, default=5, help="fresh server starts, each giving one cold sample"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--database", type=Path, help="Keep the loaded SQLite file here and reuse it if present."
@@ -218,22 +251,27 @@ def main() -> None:
     seconds = 0.0 if file.exists() else load(database_url, args.events, args.traces)
     analyze(database_url)
     token = admin_token(database_url)
-    port = free_port()
-    process, how = serve(database_url, port, folder / "server.log")
+    # A conversation in the middle of the loaded traces (one that exists at any size).
+    talk = conversation_of(min(492, max(0, args.traces - 1)))
+    paths = {**PAGES, "conversation": f"/conversations/{talk}"}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            sign_in(client, token)
-            # A conversation in the middle of the loaded traces (one that exists at any size).
-            talk = conversation_of(min(492, max(0, args.traces - 1)))
-            paths = {**PAGES, "conversation": f"/conversations/{talk}"}
-            figures = {name: measure(client, path, args.repeat) for name, path in paths.items()}
+        cold = cold_samples(database_url, token, paths, max(1, args.starts), folder)
+        with signed_in(database_url, token, folder) as (client, how):
+            figures = {
+                name: {**cold_figures(cold[name]), **warm(client, path, args.repeat)}
+                for name, path in paths.items()
+            }
     finally:
-        process.terminate()
-        process.wait(20)
         for path in folder.glob("*"):
             path.unlink()
         folder.rmdir()
     report(args, seconds, how, figures)
+
+
+def cold_figures(samples: list[float]) -> dict[str, Any]:
+    """A page's cold samples, their median and their worst."""
+    return {"cold_ms": statistics.median(samples), "cold_max_ms": max(samples),
+            "cold_samples_ms": samples}  # fmt: skip
 
 
 def report(args: argparse.Namespace, seconds: float, how: str, figures: dict[str, Any]) -> None:
@@ -247,14 +285,18 @@ def report(args: argparse.Namespace, seconds: float, how: str, figures: dict[str
         f"\nsqlite: {args.events:,} events and {args.traces:,} traces "
         f"({args.traces * SPANS_PER_TRACE:,} spans) loaded in {seconds:.1f} s; server: {how}"
     )
-    print(f"{'page':<40} {'cold':>7} {'p50':>7} {'p95':>7} {'wall p50':>9} {'target':>7}")
+    print(f"{'page':<40} {'cold':>7} {'cold max':>9} {'p50':>7} {'p95':>7} {'wall p50':>9}"
+          f" {'target':>7}")  # fmt: skip
     for name, f in figures.items():
-        mark = "ok" if f["p50_ms"] <= TARGET_MS and f["cold_ms"] <= TARGET_MS else "MISSED"
-        print(f"{name:<40} {f['cold_ms']:7.1f} {f['p50_ms']:7.1f} {f['p95_ms']:7.1f} "
-              f"{f['wall_p50_ms']:9.1f} {TARGET_MS:7.0f}  {mark}")  # fmt: skip
-    print("server times in ms (Server-Timing); cold = first request after start. The overview's")
-    print("aggregate and the capability list are cached 30 s / 60 s, so p50 and p95 of the pages")
-    print("that use them are cache hits: cold is their honest cost.")
+        mark = "ok" if f["p50_ms"] <= TARGET_MS and f["cold_max_ms"] <= TARGET_MS else "MISSED"
+        print(f"{name:<40} {f['cold_ms']:7.1f} {f['cold_max_ms']:9.1f} {f['p50_ms']:7.1f} "
+              f"{f['p95_ms']:7.1f} {f['wall_p50_ms']:9.1f} {TARGET_MS:7.0f}  {mark}")  # fmt: skip
+    starts = max(1, args.starts)
+    print("server times in ms (Server-Timing). cold = the first request of each page after a")
+    print(f"fresh start, median and worst of {starts} starts (pages in this order, so a cache")
+    print(f"shared by pages is warmed by the first); p50/p95 over {args.repeat} warm requests.")
+    print("The overview's aggregate and the capability list are cached 30 s / 60 s, so p50 and")
+    print("p95 of the pages that use them are cache hits: cold is their honest cost.")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ This is the only module that reads `os.environ` for the server.
 """
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -82,6 +83,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return "--workers must be 1 or more"
         if self.write_queue < 1:
             return "PLAUDIT_WRITE_QUEUE must be 1 or more"
+        if (seconds := self._problem_with_seconds()) is not None:
+            return seconds
         if self.workers > 1 and self.on_sqlite:
             return (
                 "--workers needs PostgreSQL: a SQLite database is served by one process "
@@ -101,6 +104,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     "(e.g. 10.0.0.5 or 10.0.0.0/8)"
                 )
         return upstreams_problem(self.proxy_upstreams)
+
+    def _problem_with_seconds(self) -> str | None:
+        """Timeouts are positive and rates are not negative, all finite: a 0 or NaN deadline
+        would refuse every write (or never give up) while the server looks healthy."""
+        for field in ("write_timeout", "proxy_timeout"):
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value > 0):
+                return f"PLAUDIT_{field.upper()} must be a positive number of seconds, not {value}"
+        for field in ("rate_limit_token_per_second", "rate_limit_ip_per_second"):
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value >= 0):
+                return f"PLAUDIT_{field.upper()} must be 0 (off) or more, not {value}"
+        return None
 
 
 _UPSTREAM_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -11,18 +11,10 @@ from plaudit.core.agreement import (
     cohen_kappa,
     figures_of,
     parse_request,
-    passes,
     pearson,
 )
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def test_pass_rules_by_kind() -> None:
-    assert passes(0.01, {"thumb"}, 0.5) and not passes(0.0, {"thumb"}, 0.5)
-    assert passes(2 / 3, {"bool"}, 0.9) and not passes(0.5, {"bool"}, 0.1)
-    assert passes(0.5, {"number"}, 0.5) and not passes(0.49, {"number"}, 0.5)
-    assert passes(0.2, {"thumb", "number"}, 0.2)  # mixed kinds read as numbers
 
 
 def test_kappa_is_undefined_when_every_span_got_one_verdict_from_both() -> None:

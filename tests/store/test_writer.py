@@ -7,19 +7,29 @@ queued behind it meet in one group); the writer, the database and the network ar
 """
 
 import asyncio
+import os
 import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Self
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from plaudit.store.database import create_database_engine
-from plaudit.store.writer import WriteOp, Writer, WriterBusy, WriterUnavailable, WriteTimedOut
+from plaudit.store.migrate import upgrade
+from plaudit.store.writer import (
+    WRITE_LOCK,
+    WriteOp,
+    Writer,
+    WriterBusy,
+    WriterUnavailable,
+    WriteTimedOut,
+)
 from tests.tcp_proxy import TcpProxy, through
 
 TABLE = "writer_test_rows"
@@ -29,6 +39,10 @@ BOUND = 60.0  # seconds: generous, for a loaded 2-core machine
 
 @pytest.fixture(scope="module", autouse=True)
 def rows_table(engine: Engine) -> None:
+    make_rows_table(engine)
+
+
+def make_rows_table(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(
             text(f"CREATE TABLE {TABLE} (k TEXT PRIMARY KEY, n INTEGER NOT NULL CHECK (n > 0))")
@@ -407,3 +421,111 @@ def test_stop_answers_the_callers_of_a_writer_whose_thread_never_ran(engine: Eng
         assert time.monotonic() - started < 5, "the caller waited for its deadline"
 
     asyncio.run(scenario())
+
+
+# --- a database the writer cannot even connect to -----------------------------------------------
+
+
+@contextmanager
+def unreachable(
+    dialect: str, database_url: str, proxy: TcpProxy, folder: Path
+) -> Iterator[tuple[Engine, Callable[[], None]]]:
+    """An engine whose database refuses connections until the returned function is called:
+    PostgreSQL behind a cut proxy; a SQLite file whose folder was moved away."""
+    if dialect == "postgresql":
+        with proxied_engine(database_url, proxy) as engine:
+            proxy.cut()
+            try:
+                yield engine, proxy.restore
+            finally:
+                proxy.restore()
+        return
+    home, away = folder / "home", folder / "away"
+    engine = create_database_engine(f"sqlite:///{home / 'writer.db'}")
+    upgrade(engine)
+    make_rows_table(engine)
+    engine.dispose()  # no connection kept open: the next one must open the file
+    os.rename(home, away)
+    try:
+        yield engine, lambda: os.rename(away, home)
+    finally:
+        engine.dispose()
+
+
+def test_a_writer_that_cannot_connect_says_so_answers_its_callers_and_backs_off(
+    engine: Engine, database_url: str, postgres_proxy: TcpProxy, dialect: str, tmp_path: Path
+) -> None:
+    with unreachable(dialect, database_url, postgres_proxy, tmp_path) as (cut_off, restore):
+        attempts: list[float] = []
+        event.listen(cut_off, "do_connect", lambda *_: attempts.append(time.monotonic()))
+        writer = Writer(cut_off, deadline=BOUND)
+        writer.start()
+        try:
+
+            async def refused() -> BaseException | None:
+                # Answered by the failed connection, not left waiting for the deadline.
+                with pytest.raises(OperationalError) as raised:
+                    await writer.write(Put(key()))
+                return raised.value.orig
+
+            cause = asyncio.run(refused())
+            # What /readyz and a 503 quote: the driver's own error, first line, unwrapped.
+            assert writer.failure == f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
+            # It retries with a growing pause (0.1 s, then 0.2 s, 0.4 s …), not in a busy loop:
+            # three pauses lie between the first attempt and the fourth, however loaded the
+            # machine (a load only makes them longer).
+            asyncio.run(eventually(lambda: len(attempts) >= 4))
+            assert attempts[3] - attempts[0] >= 0.1 + 0.2 + 0.4, attempts
+            restore()
+
+            async def healed() -> str:
+                after = Put(key())
+                async with asyncio.timeout(BOUND):
+                    while True:
+                        try:
+                            return await writer.write(after)
+                        except (DBAPIError, WriterUnavailable):
+                            await asyncio.sleep(0.2)
+
+            stored_key = asyncio.run(healed())
+            asyncio.run(eventually(lambda: writer.failure is None))
+        finally:
+            writer.stop()
+        assert stored_key in stored(cut_off)
+
+
+# --- several writers on one PostgreSQL database ---------------------------------------------
+
+
+def _waiting_for_the_write_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND objid = :low",
+            ),
+            {"low": WRITE_LOCK & 0xFFFF_FFFF},
+        )
+    return bool(waiting)
+
+
+@pytest.mark.postgres_only
+def test_a_writer_waits_for_the_lock_every_writer_takes(engine: Engine, dialect: str) -> None:
+    """On PostgreSQL each writer's transaction first takes one advisory lock, so the writers of
+    several server processes commit one at a time: while another holds it, nothing commits."""
+    with engine.connect() as holder, running(engine) as writer:
+        holder.execute(text(f"SELECT pg_advisory_lock({WRITE_LOCK})"))
+        op = Put(key())
+
+        async def scenario() -> str:
+            caller = asyncio.ensure_future(writer.write(op))
+            await eventually(lambda: caller.done() or _waiting_for_the_write_lock(engine))
+            assert not caller.done(), "the write committed without the writers' lock"
+            assert op.key not in stored(engine)
+            holder.execute(text(f"SELECT pg_advisory_unlock({WRITE_LOCK})"))
+            holder.commit()
+            [answer] = await answers([caller])
+            return str(answer)
+
+        assert asyncio.run(scenario()) == op.key
+    assert op.key in stored(engine)

@@ -15,8 +15,9 @@ import msgspec
 from sqlalchemy import Connection
 
 from plaudit.analytics.metrics import mean
-from plaudit.core.agreement import AgreementRequest, SpanPair, figures_of, passes
+from plaudit.core.agreement import AgreementRequest, SpanPair, figures_of
 from plaudit.core.configs import DEFAULT_PASS_THRESHOLD, FeedbackConfig
+from plaudit.core.verdicts import passes
 from plaudit.store.agreement import USERS, LatestRow, latest_rows
 from plaudit.store.configs import list_configs
 from plaudit.store.schema import to_micros

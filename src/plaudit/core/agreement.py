@@ -2,15 +2,16 @@
 
 Each span with both sides gives one `SpanPair`: the users' value (the mean of their latest
 values, as `per span` reduces them), the evaluator's latest value, and whether each passes.
-Both sides read as pass/fail by one rule (`passes`); the evaluator's "pass" is the positive
-class, so `fp` is a span the evaluator passed and the users failed.
+Both sides read as pass/fail by the one rule evaluations use too (`core.verdicts.passes`); the
+evaluator's "pass" is the positive class, so `fp` is a span the evaluator passed and the users
+failed.
 
 Everything here is arithmetic on plain numbers, so it can be checked by hand.
 """
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -19,8 +20,6 @@ from plaudit.core.limits import MAX_NAME_CHARS
 from plaudit.core.query.text import MAX_DURATION_DAYS, parse_time
 from plaudit.core.validation import Issue
 
-THUMB: Final = "thumb"
-BOOL: Final = "bool"
 GROUPINGS: Final = ("capability",)
 PARAMETERS: Final = ("user", "evaluator", "by", "since", "until")
 _DURATION: Final = re.compile(r"(\d{1,9})([mhdw])")
@@ -95,20 +94,6 @@ def _moment(key: str, value: str | None, now: datetime, issues: list[Issue]) -> 
         )
     )
     return None
-
-
-def passes(value: float, kinds: Collection[str], threshold: float) -> bool:
-    """Whether a (span-reduced) value passes.
-
-    Thumbs pass when their mean is above 0 (more ups than downs); bools when their mean is
-    above 0.5 (more trues than falses; a single true passes); anything else — numbers, or a
-    name whose events mix kinds — when the value is at least `threshold`.
-    """
-    if kinds and all(kind == THUMB for kind in kinds):
-        return value > 0
-    if kinds and all(kind == BOOL for kind in kinds):
-        return value > 0.5
-    return value >= threshold
 
 
 @dataclass(frozen=True, slots=True)

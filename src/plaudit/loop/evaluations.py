@@ -24,7 +24,7 @@ from plaudit.core.configs import FeedbackConfig
 from plaudit.core.feedback import THUMB_WORDS, FeedbackEvent, Kind
 from plaudit.core.ids import is_span_id, is_trace_id
 from plaudit.core.validation import Issue, escape_pointer, validate_feedback
-from plaudit.core.verdicts import as_number, passes
+from plaudit.core.verdicts import as_number, score_passes
 from plaudit.errors import NotFound, ValidationFailed
 from plaudit.store.evaluations import (
     Known,
@@ -176,7 +176,7 @@ def _checked_score(
     # A thumb ("up"/"down") is kept as +1/-1 and passes above 0, configured or not.
     kind = Kind.THUMB if isinstance(value, str) else None
     number_value = THUMB_WORDS[value] if isinstance(value, str) else value
-    verdict, number = passes(number_value, config, kind), as_number(number_value)
+    verdict, number = score_passes(number_value, config, kind), as_number(number_value)
     if verdict is None or number is None:  # never: _score admits numbers, bools and thumbs
         issues.append(Issue(at, "a score is a finite number or a bool"))
         return None

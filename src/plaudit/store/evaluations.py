@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 
+from plaudit.core.times import rfc3339
 from plaudit.core.validation import Issue
 from plaudit.errors import NotFound, ValidationFailed
 from plaudit.store.bulk import CHUNK, insert_rows
@@ -57,7 +58,7 @@ _ex = dataset_examples.c
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else rfc3339(moment)
 
 
 @dataclass
