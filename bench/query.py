@@ -5,10 +5,12 @@
     python bench/query.py --postgres         # PostgreSQL at 127.0.0.1:5432, fresh schema
     python bench/query.py --json             # machine-readable figures
     python bench/query.py --database /tmp/q.db   # load once into this SQLite file, reuse it after
+    python bench/query.py --shuffled         # events stored in random time order (worst case)
 
 Events: 20 capabilities, 50,000 users, 90 days, mixed kinds (thumbs, star ratings, bools,
-categories, signals, text), metadata on every event, scores on some. Each query runs once to warm
-up, then `--repeat` times; p50 and p95 of the wall time are printed next to the target.
+categories, signals, text), metadata on every event, scores on some; stored oldest first. Each
+query runs once to warm up, then `--repeat` times; p50 and p95 of the wall time are printed next
+to the target.
 
 Then `plaudit serve` is started on the loaded database as a user would, with a token from
 `plaudit token create`, and the same queries, and streaming the first 10,000 events of an NDJSON
@@ -73,7 +75,7 @@ STREAM_TARGET_MS = 100
 STREAMED = 10_000
 
 
-def _event(rng: random.Random, index: int) -> dict[str, Any]:
+def _event(rng: random.Random, index: int, age_seconds: float) -> dict[str, Any]:
     roll = rng.random()
     capability = CAPABILITIES[min(19, int(rng.paretovariate(1.2)) - 1)]
     satisfied = rng.random() < 0.55 + CAPABILITIES.index(capability) / 60
@@ -113,7 +115,7 @@ def _event(rng: random.Random, index: int) -> dict[str, Any]:
         )
     else:
         name, kind, value, num, label = "comment", "text", "it was fine", None, "it was fine"
-    micros = int((NOW - timedelta(seconds=rng.uniform(0, 90 * 86_400))).timestamp() * 1_000_000)
+    micros = int((NOW - timedelta(seconds=age_seconds)).timestamp() * 1_000_000)
     span = index // 2
     return {
         "project": PROJECT, "id": f"{index:012d}", "trace_id": f"{span:032x}",
@@ -132,15 +134,23 @@ def _event(rng: random.Random, index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def load(engine: Engine, events: int) -> float:
-    """Insert `events` rows in big transactions; seconds taken."""
+def load(engine: Engine, events: int, shuffled: bool = False) -> float:
+    """Insert `events` rows in big transactions; seconds taken.
+
+    Rows are stored oldest first, as a server receives live feedback (`shuffled`: in random
+    time order, as this bench stored them before 2026-12-03 — a worst case for reading in time
+    order, each row on another database page).
+    """
     rng = random.Random(4)
+    ages = [rng.uniform(0, 90 * 86_400) for _ in range(events)]
+    if not shuffled:
+        ages.sort(reverse=True)
     started = time.perf_counter()
     columns = (TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("load", total=events)
         for start in range(0, events, 50_000):
-            rows = [_event(rng, i) for i in range(start, min(events, start + 50_000))]
+            rows = [_event(rng, i, ages[i]) for i in range(start, min(events, start + 50_000))]
             with engine.begin() as connection:
                 for chunk in range(0, len(rows), 10_000):
                     connection.execute(insert(feedback), rows[chunk : chunk + 10_000])
@@ -317,6 +327,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-server", action="store_true", help="time the queries in-process only")
     parser.add_argument(
+        "--shuffled", action="store_true", help="store the events in random time order"
+    )
+    parser.add_argument(
         "--database",
         type=Path,
         help="SQLite file to keep: loaded with --events when it does not exist, reused as is after",
@@ -327,7 +340,7 @@ def main() -> None:
     http: dict[str, dict[str, float]] = {}
     try:
         upgrade(engine)
-        seconds = 0.0 if kept else load(engine, args.events)
+        seconds = 0.0 if kept else load(engine, args.events, args.shuffled)
         if kept:
             with engine.connect() as connection:
                 args.events = connection.execute(text("SELECT count(*) FROM feedback")).scalar_one()
