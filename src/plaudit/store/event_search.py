@@ -77,7 +77,7 @@ def events_page(
     statement = select(*columns).select_from(compiler.source()).where(*conditions).order_by(*order)
     result = connection.execute(statement.limit(limit))
     # `all()` fetches the rows in one call to the driver; iterating fetched them one at a time.
-    return list(result.all()) if raw else list(result.mappings().all())
+    return list(result.all() if raw else result.mappings().all())
 
 
 def _after(position: Position, newest_first: bool) -> list[Any]:

@@ -308,7 +308,7 @@ def row_to_event(row: Any) -> dict[str, Any]:
     return event
 
 
-class RawEvent(msgspec.Struct, array_like=False):
+class RawEvent(msgspec.Struct):
     """An event that JSON-encodes to exactly what `row_to_event` gives for it, made from a row of
     `events_page(raw=True)` without decoding anything: exports copy millions of them."""
 
