@@ -122,8 +122,8 @@ def load(database_url: str, events: int, traces: int = 0) -> float:
     started = time.perf_counter()
     event_of = query_bench._event
 
-    def with_conversation(rng: random.Random, index: int) -> dict[str, Any]:
-        row = event_of(rng, index)
+    def with_conversation(rng: random.Random, index: int, age_seconds: float) -> dict[str, Any]:
+        row = event_of(rng, index, age_seconds)
         trace = index // 2
         row["conversation_id"] = conversation_of(trace) if trace < traces else None
         return row

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from sqlalchemy import insert
 
+from plaudit.analytics.export import PAGE
 from plaudit.store.database import create_database_engine
 from plaudit.store.schema import spans
 from tests.conftest import LiveServer
@@ -181,20 +182,71 @@ def test_csv_export_neutralises_formulas(client: httpx.Client) -> None:
     assert texts["fn"]["scores"] == '{"s":-2.0}'
 
 
+class _Listing(msgspec.Struct):
+    items: list[msgspec.Raw]
+
+
 def test_ndjson_export_equals_the_listing_for_every_value_shape(client: httpx.Client) -> None:
-    """The export copies stored JSON text out unread; it must still say what the listing says."""
-    shapes: list[Any] = ["up", -1, 0.125, 4, True, "hallucination", {"step": [1, {"b": None}]}]
+    """The export copies stored JSON text out unread; each line must still be, byte for byte,
+    the listing's item: same fields in the same order, numbers and times written alike."""
+    shapes: list[Any] = ["up", -1, 0.125, 4, True, "hallucination", {"step": [1, {"b": None}]},
+                         0.1 + 0.2, 1e300, 2**60 + 1]  # fmt: skip
     events = [
         {"id": f"shape-{i}", "trace_id": TRACES[1], "name": f"shape{i}", "value": value,
-         "timestamp": f"2026-05-01T00:00:0{i}.{i}00001Z", "metadata": {"n": i, "s": "x"},
-         "scores": {"r": 0.5 + i}, "tags": ["t"], "expected": {"a": i} if i % 2 else None}
+         "timestamp": f"2026-05-01T00:00:{i:02d}.{i}00001Z", "metadata": {"n": i, "s": "x"},
+         "scores": {"r": 0.5 + i}, "tags": ["t"], "expected": {"a": i} if i % 2 else None,
+         "comment": f"é\u2028\x01 \"{i}\" \\ </script>"}
         for i, value in enumerate(shapes)
     ] + [{"id": "shape-signal", "trace_id": TRACES[1], "name": "copy",
-          "timestamp": "2026-05-01T00:00:09Z"}]  # fmt: skip
-    assert client.post("/v1/feedback", json={"feedback": events}).status_code == 200
+          "timestamp": "2026-05-01T00:00:19Z"}]  # fmt: skip
+    answer = client.post("/v1/feedback", json={"feedback": events})
+    assert answer.status_code == 200, answer.text
     params = {"since": "2026-05-01T00:00:00Z", "until": "2026-05-02T00:00:00Z"}
-    listed = client.get("/v1/feedback", params={**params, "limit": 100}).json()["items"]
+    listing = client.get("/v1/feedback", params={**params, "limit": 100})
+    listed = [bytes(item) for item in msgspec.json.decode(listing.content, type=_Listing).items]
     exported = _exported(client, "/v1/feedback", "application/x-ndjson", params)
-    lines = [msgspec.json.decode(line) for line in exported.text.splitlines()]
+    lines = exported.content.splitlines()
     assert len(lines) == len(events)
-    assert sorted(lines, key=lambda e: e["id"]) == sorted(listed, key=lambda e: e["id"])
+    assert sorted(lines) == sorted(listed)
+
+
+def test_an_export_of_many_pages_streams_every_event_once_in_order(client: httpx.Client) -> None:
+    """Past one page (`PAGE`), while the next page is read as the last one is sent, and where
+    many events share a time (the keyset's tie on the id)."""
+    count = PAGE * 2 + 345
+    events = [
+        {"id": f"many-{i:05d}", "trace_id": TRACES[0], "name": "many", "value": i % 5,
+         "kind": "number", "timestamp": f"2026-06-01T00:{i // 600:02d}:00Z"}
+        for i in range(count)
+    ]  # fmt: skip
+    for start in range(0, count, 1_000):
+        answer = client.post("/v1/feedback", json={"feedback": events[start : start + 1_000]})
+        assert answer.status_code == 200, answer.text
+    exported = _exported(client, "/v1/feedback", "application/x-ndjson", {"name": "many"})
+    ids = [msgspec.json.decode(line)["id"] for line in exported.content.splitlines()]
+    assert ids == [e["id"] for e in events]
+    table = _exported(client, "/v1/feedback", "text/csv", {"name": "many"})
+    assert [r["id"] for r in csv.DictReader(io.StringIO(table.text))] == ids
+    newest = client.get("/v1/feedback", params={"name": "many", "limit": 1000})
+    cursor, listed = newest.json()["next_cursor"], [e["id"] for e in newest.json()["items"]]
+    while cursor is not None:
+        page = client.get("/v1/feedback", params={"name": "many", "limit": 1000, "cursor": cursor})
+        cursor = page.json()["next_cursor"]
+        listed += [e["id"] for e in page.json()["items"]]
+    assert listed == ids[::-1]
+
+
+def test_a_client_that_stops_reading_an_export_leaves_the_server_serving(
+    client: httpx.Client,
+) -> None:
+    events = [{"id": f"cut-{i:05d}", "trace_id": TRACES[0], "name": "cut",
+               "timestamp": "2026-07-01T00:00:00Z"}
+              for i in range(3_000)]  # fmt: skip
+    for start in range(0, len(events), 1_000):
+        answer = client.post("/v1/feedback", json={"feedback": events[start : start + 1_000]})
+        assert answer.status_code == 200, answer.text
+    for _ in range(3):
+        headers = {"accept": "application/x-ndjson"}
+        with client.stream("GET", "/v1/feedback", headers=headers, params={"name": "cut"}) as got:
+            assert msgspec.json.decode(next(got.iter_lines()))["id"] == "cut-00000"
+    assert client.get("/v1/feedback", params={"name": "cut", "limit": 1}).status_code == 200

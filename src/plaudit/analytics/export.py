@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 from sqlalchemy import Connection
@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from plaudit.core.query.model import Filter
 from plaudit.core.query.text import parse_time
 from plaudit.store.event_search import Position, events_page
-from plaudit.store.feedback import raw_row_to_event, row_to_event
+from plaudit.store.feedback import RawEvent, raw_rows_to_events, row_to_event
 from plaudit.store.schema import to_micros
 from plaudit.store.sql_aggregate import Window
 
@@ -51,9 +51,10 @@ MEDIA_TYPES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Events as the API's JSON dicts, and the keyset position after the last of them."""
+    """Events as the API's JSON dicts (`RawEvent`s when read raw, for NDJSON), and the keyset
+    position after the last of them."""
 
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any]] | list[RawEvent]
     end: Position | None
 
 
@@ -72,8 +73,8 @@ def page_reader(
 ) -> Reader:
     """A reader that opens a connection per page, so no transaction is held across the stream.
 
-    With `raw`, JSON fields are `msgspec.Raw` (their stored text): enough for NDJSON, which
-    copies them, at a fraction of the cost of decoding them first.
+    With `raw`, events are `RawEvent`s, which copy stored JSON text instead of decoding it:
+    enough for NDJSON, at a fraction of the cost; CSV and OpenTelemetry need the dicts.
     """
 
     def read(after: Position | None) -> Page:
@@ -95,14 +96,11 @@ def read_page(
 ) -> Page:
     """One page of events, oldest first, after `after`."""
     rows = events_page(connection, project, filters, window, after, size, raw=raw)
-    if len(rows) < size:
-        end = None
-    elif raw:
-        end = (rows[-1].timestamp, rows[-1].id)
-    else:
-        end = (to_micros(rows[-1]["timestamp"]), rows[-1]["id"])
-    convert = raw_row_to_event if raw else row_to_event
-    return Page([convert(row) for row in rows], end)
+    if not raw:
+        end = (to_micros(rows[-1]["timestamp"]), rows[-1]["id"]) if len(rows) == size else None
+        return Page([row_to_event(row) for row in rows], end)
+    end = (rows[-1].timestamp, rows[-1].id) if len(rows) == size else None
+    return Page(raw_rows_to_events(rows, connection.dialect.name != "postgresql"), end)
 
 
 class Encoder:
@@ -116,9 +114,10 @@ class Encoder:
             return _csv_line(list(CSV_COLUMNS))
         return b""
 
-    def page(self, events: list[dict[str, Any]]) -> bytes:
+    def page(self, events: list[dict[str, Any]] | list[RawEvent]) -> bytes:
         if self.format is ExportFormat.NDJSON:
-            return b"".join(_encode.encode(e) + b"\n" for e in events)
+            return _encode.encode_lines(events)
+        events = cast(list[dict[str, Any]], events)  # CSV and OpenTelemetry are read decoded
         if self.format is ExportFormat.OTEL:
             return b"".join(_encode.encode(evaluation_event(e)) + b"\n" for e in events)
         return b"".join(_csv_line([_cell(e.get(c)) for c in CSV_COLUMNS]) for e in events)

@@ -1,5 +1,6 @@
 """`POST /v1/query`, `GET /v1/traces` (search), and the streaming export of `GET /v1/feedback`."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from plaudit.errors import BadRequest
 from plaudit.server.auth import authenticate, require
 from plaudit.server.cursors import decode_cursor, encode_cursor
 from plaudit.server.state import JSON, state_of
-from plaudit.store.event_search import search_traces
+from plaudit.store.event_search import Position, search_traces
 from plaudit.store.schema import from_micros, to_micros
 from plaudit.store.sql_aggregate import Window
 
@@ -159,14 +160,24 @@ async def stream_feedback_export(
     read = page_reader(state.engine.connect, principal.project, filters, window, raw=raw)
     encoder = Encoder(format)
 
+    def encoded(after: Position | None) -> tuple[bytes, Position | None]:
+        page = read(after)
+        return encoder.page(page.events), page.end
+
     async def body() -> AsyncIterator[bytes]:
         yield encoder.header()
-        page = await anyio.to_thread.run_sync(read, None)
-        while True:
-            if page.events:
-                yield encoder.page(page.events)
-            if page.end is None:
-                return
-            page = await anyio.to_thread.run_sync(read, page.end)
+        chunk, end = await anyio.to_thread.run_sync(encoded, None)
+        while end is not None:
+            # The next page is read and encoded in a worker thread while this one is sent, so
+            # the database and the client work at the same time; two pages at most are held.
+            following = asyncio.create_task(anyio.to_thread.run_sync(encoded, end))
+            try:
+                yield chunk
+            except GeneratorExit:
+                following.cancel()
+                raise
+            chunk, end = await following
+        if chunk:
+            yield chunk
 
     return Stream(body(), media_type=MEDIA_TYPES[format])
