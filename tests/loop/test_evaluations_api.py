@@ -1,10 +1,12 @@
 """`/v1/evaluations` against a real server on both stores: runs, results stored as evaluator
 feedback, counts and scores, pass thresholds, comparisons, guardrails and the problems."""
 
+import json
 from typing import Any
 
 import httpx
 
+from plaudit.core import base64url
 from tests.conftest import LiveServer
 from tests.loop.spans import store_span
 
@@ -251,6 +253,11 @@ def test_problems(api: httpx.Client, live_server: LiveServer, unique: str) -> No
     assert run["id"] == f"run-{unique}"
     problem(api.post("/v1/evaluations", json={"dataset": name, "id": f"run-{unique}"}), 409)
     problem(api.get("/v1/evaluations/missing"), 404)
+    # a NUL (which PostgreSQL cannot compare with text) in a filter or a forged cursor
+    nul_filter = problem(api.get("/v1/evaluations", params={"dataset": "a\x00b"}), 422)
+    assert nul_filter["errors"][0]["pointer"] == "/dataset"
+    forged = base64url.encode(json.dumps("a\x00b").encode())
+    problem(api.get("/v1/evaluations", params={"cursor": forged}), 400)
     problem(post(api, "missing", [{"example_id": "a"}]), 404)
     unknown = problem(post(api, run["id"], [{"example_id": "zz", "scores": {}}]), 422)
     assert unknown["errors"][0]["pointer"] == "/results/0/example_id"

@@ -13,7 +13,13 @@ from plaudit.core.ids import uuid7
 from plaudit.core.validation import Issue
 from plaudit.errors import Conflict, NotFound, ValidationFailed
 from plaudit.loop.evaluations import ResultsIn, RunIn, StoreResults, checked_results
-from plaudit.server.api.loop_requests import decode_name_cursor, editor, page_of, reader
+from plaudit.server.api.loop_requests import (
+    checked_name,
+    decode_name_cursor,
+    editor,
+    page_of,
+    reader,
+)
 from plaudit.server.bodies import json_body
 from plaudit.server.state import JSON, ServerState, state_of
 from plaudit.store.evaluations import (
@@ -79,6 +85,8 @@ async def get_evaluations(
 ) -> Response[bytes]:
     """Runs newest first (of one dataset with `dataset=`), each with counts and scores."""
     principal = await reader(request)
+    if dataset is not None:
+        checked_name(dataset, "/dataset")
     after = decode_name_cursor(cursor)
     items = await state_of(request).read(list_runs, principal.project, dataset, after, limit + 1)
     return _json(page_of(items, limit, "id"))

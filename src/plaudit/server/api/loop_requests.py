@@ -53,7 +53,7 @@ def decode_name_cursor(cursor: str | None) -> str | None:
         decoded = msgspec.json.decode(base64url.decode(cursor))
     except (binascii.Error, msgspec.DecodeError, ValueError):
         decoded = None
-    if not isinstance(decoded, str):
+    if not isinstance(decoded, str) or "\x00" in decoded:  # no name or id holds a NUL
         raise BadRequest("`cursor` is not a cursor this server gave out")
     return decoded
 
