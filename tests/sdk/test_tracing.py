@@ -1,13 +1,16 @@
 """Spans made with `plaudit.sdk.span` reach the real server with capability, step and links."""
 
 import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 import plaudit.sdk as plaudit
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, until
 from tests.sdk.conftest import Errors, wait_for
 
 
@@ -117,3 +120,36 @@ def test_a_refused_export_is_reported_not_raised(live_server: LiveServer, errors
     feedback_refused = errors.of(plaudit.FeedbackRejected)
     assert spans_failed and "1 span(s) not exported" in str(spans_failed[0])
     assert feedback_refused and "401" in str(feedback_refused[0])
+
+
+def test_shutdown_stops_retrying_spans_a_busy_server_refuses(errors: Errors) -> None:
+    """A server answering 503 keeps the exporter retrying (for up to its 10 s timeout); once
+    `shutdown(timeout)` returns, no further export reaches it."""
+    seen: list[float] = []
+
+    class Busy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(time.monotonic())
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(503)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        plaudit.init(url=f"http://127.0.0.1:{server.server_port}", token="sk_x", on_error=errors)
+        with plaudit.span("respond"):
+            pass
+        assert until(lambda: len(seen) >= 1, 30), "the span was never exported"
+        plaudit.shutdown(timeout=0.5)
+        time.sleep(0.5)  # what was already on the wire may still land
+        after = len(seen)
+        time.sleep(4)  # unstopped, the exporter retries after ~1, 2 and 4 s
+        assert len(seen) == after, f"{len(seen) - after} export(s) after shutdown"
+    finally:
+        server.shutdown()
+        server.server_close()

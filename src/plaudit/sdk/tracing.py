@@ -55,6 +55,7 @@ class _Setup:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.processor: SpanProcessor | None = None
+        self.exporter: SpanExporter | None = None  # the processor's, to stop its retries
         self.tracer: trace.Tracer | None = None
         self.on_error: ErrorHandler | None = None
 
@@ -128,8 +129,9 @@ def _setup_tracing(client: Client, service_name: str | None, provider: Any) -> N
         atexit.register(_shutdown_spans, EXIT_TIMEOUT)
     headers = {"authorization": f"Bearer {client._token}"} if client._token else None
     exporter = OTLPSpanExporter(endpoint=f"{client.url}/v1/traces", headers=headers, timeout=10)
+    reporting = _reporting(exporter, client)
     processor = BatchSpanProcessor(
-        _reporting(exporter, client),
+        reporting,
         max_queue_size=SPAN_QUEUE_SIZE,
         max_export_batch_size=SPAN_BATCH_SIZE,
         schedule_delay_millis=500,
@@ -137,9 +139,10 @@ def _setup_tracing(client: Client, service_name: str | None, provider: Any) -> N
     provider.add_span_processor(processor)
     with _setup.lock:
         old, _setup.processor = _setup.processor, processor
+        old_exporter, _setup.exporter = _setup.exporter, reporting
         _setup.tracer = provider.get_tracer("plaudit.sdk")
     if old is not None:  # a second init replaces the first's exporter instead of doubling it
-        _bounded(old.shutdown, 1.0)
+        _stop(old, old_exporter, 1.0)
 
 
 def _reporting(exporter: "SpanExporter", client: Client) -> "SpanExporter":
@@ -179,7 +182,19 @@ def _bounded(work: Callable[[], object], timeout: float) -> bool:
 def _shutdown_spans(timeout: float) -> bool:
     with _setup.lock:
         processor, _setup.processor, _setup.tracer = _setup.processor, None, None
-    return processor is None or _bounded(processor.shutdown, timeout)
+        exporter, _setup.exporter = _setup.exporter, None
+    return processor is None or _stop(processor, exporter, timeout)
+
+
+def _stop(processor: "SpanProcessor", exporter: "SpanExporter | None", timeout: float) -> bool:
+    """Shut `processor` down within `timeout`; if it is still exporting by then (a server that
+    does not answer), stop its exporter too, which ends the retries at once instead of leaving a
+    thread retrying for the exporter's own timeout after the app asked to stop."""
+    if _bounded(processor.shutdown, timeout):
+        return True
+    if exporter is not None:
+        _bounded(exporter.shutdown, 1.0)
+    return False
 
 
 def flush(timeout: float | None = None) -> bool:
@@ -201,7 +216,8 @@ def flush(timeout: float | None = None) -> bool:
 def shutdown(timeout: float | None = None) -> bool:
     """Flush and stop Plaudit's span exporter and default client (also done at exit).
 
-    Waits at most `timeout` seconds (default 5) for each; answers whether everything was sent.
+    Waits at most `timeout` seconds (default 5) for each, then stops their retries; answers
+    whether everything was sent.
     """
     with guarded(_setup.on_error):
         wait = EXIT_TIMEOUT if timeout is None else timeout
