@@ -10,6 +10,16 @@ from tests.conftest import LiveServer
 from tests.loop.spans import store_span
 
 
+def evaluate_feedback(api: httpx.Client, name: str, feedback: str) -> tuple[str, list[Any]]:
+    """A dataset `name` of the spans with `feedback` and a run over it: (run id, its rows)."""
+    assert api.post("/v1/datasets", json={"name": name}).status_code == 201
+    added = api.post(f"/v1/datasets/{name}/examples",
+                     json={"from_feedback": {"query": f'name = "{feedback}"'}})  # fmt: skip
+    assert added.status_code == 200, added.text
+    run = api.post("/v1/evaluations", json={"dataset": name}).json()["id"]
+    return run, api.get(f"/v1/evaluations/{run}/results").json()["items"]
+
+
 def test_a_run_over_users_spans_is_compared_with_their_thumbs(
     api: httpx.Client, live_server: LiveServer, unique: str
 ) -> None:
@@ -20,12 +30,7 @@ def test_a_run_over_users_spans_is_compared_with_their_thumbs(
         event(thumbs, span, verdict, "thumb", user="u1") | {"trace_id": trace}
         for (trace, span), verdict in zip(spans, verdicts, strict=True)
     ])  # fmt: skip
-    assert api.post("/v1/datasets", json={"name": name}).status_code == 201
-    added = api.post(f"/v1/datasets/{name}/examples",
-                     json={"from_feedback": {"query": f'name = "{thumbs}"'}})  # fmt: skip
-    assert added.status_code == 200, added.text
-    run = api.post("/v1/evaluations", json={"dataset": name}).json()["id"]
-    examples = api.get(f"/v1/evaluations/{run}/results").json()["items"]
+    run, examples = evaluate_feedback(api, name, thumbs)
     assert len(examples) == 4
     # Without a task, each score lands on the span the example came from. The judge passes
     # the first three spans and fails the last: agreeing on 1, 2 and 4, wrong on 3.
@@ -77,12 +82,7 @@ def test_a_run_and_agreement_read_each_value_by_one_rule(
         for score in values
         for i, (trace, span) in enumerate(spans)
     ])  # fmt: skip
-    assert api.post("/v1/datasets", json={"name": name}).status_code == 201
-    added = api.post(f"/v1/datasets/{name}/examples",
-                     json={"from_feedback": {"query": f'name = "{seed}"'}})  # fmt: skip
-    assert added.status_code == 200, added.text
-    run = api.post("/v1/evaluations", json={"dataset": name}).json()["id"]
-    examples = api.get(f"/v1/evaluations/{run}/results").json()["items"]
+    run, examples = evaluate_feedback(api, name, seed)
     by_span = {row["span_id"]: row["example_id"] for row in examples}
     results = [
         {"example_id": by_span[span], "output": "x",

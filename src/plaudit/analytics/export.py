@@ -151,7 +151,7 @@ def _csv_line(cells: list[str]) -> bytes:
 
 
 def evaluation_event(event: dict[str, Any]) -> dict[str, Any]:
-    """A feedback event as an OpenTelemetry `gen_ai.evaluation.result` event (DESIGN §12)."""
+    """A feedback event as an OpenTelemetry `gen_ai.evaluation.result` event."""
     attributes: dict[str, Any] = {"gen_ai.evaluation.name": event["name"]}
     value, kind = event["value"], event["kind"]
     if kind in ("number", "thumb") and isinstance(value, int | float):

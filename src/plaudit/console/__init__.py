@@ -1,4 +1,4 @@
-"""The web console (DESIGN §10): server-rendered pages, Jinja2 + htmx + uPlot, no build step.
+"""The web console: server-rendered pages, Jinja2 + htmx + uPlot, no build step.
 
 `console_routes()` gives the server what to register: one `Router` holding the pages, with its
 own handlers for "not signed in" (→ /login) and "CSRF token missing" (→ 403) and a guard that

@@ -1,4 +1,4 @@
-"""Access tokens (DESIGN §5): format, scopes, and what each kind of token may do."""
+"""Access tokens: format, scopes, and what each kind of token may do."""
 
 import hashlib
 import secrets

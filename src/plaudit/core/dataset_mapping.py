@@ -1,4 +1,4 @@
-"""How a span and the feedback about it become a dataset example (DESIGN §7 mappings).
+"""How a span and the feedback about it become a dataset example (its mapping).
 
 By default `input` is the span's `gen_ai.input.messages` (else `input.value`), `output` its
 `gen_ai.output.messages` (else `output.value`), `expected` the newest `expected` or correction

@@ -1,4 +1,4 @@
-"""Datasets (DESIGN §7): the example shape, its ids and checks, and patches of examples.
+"""Datasets: the example shape, its ids and checks, and patches of examples.
 
 An example is `{"id","input","output","expected","metadata","source","annotation_status"}`. Its
 content (everything but the id) is hashed, so storing the same content again is a duplicate and

@@ -1,4 +1,4 @@
-"""Enrichment merges (DESIGN §2): later facts are added to earlier ones, never erase them."""
+"""Enrichment merges: later facts are added to earlier ones, never erase them."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The feedback event (DESIGN §2): its kinds, sources, wire shape and validated form."""
+"""The feedback event: its kinds, sources, wire shape and validated form."""
 
 from datetime import datetime
 from enum import StrEnum

@@ -1,4 +1,4 @@
-"""Per-span feedback tokens (DESIGN §5): signed, expiring permission to rate one span.
+"""Per-span feedback tokens: signed, expiring permission to rate one span.
 
 A token is `pft_<payload>.<signature>`, both base64url without padding. The payload is compact
 JSON naming the signing key (`k`), project (`p`), trace (`t`), span (`s`), optional feedback names

@@ -1,4 +1,4 @@
-"""PII in free text (DESIGN §6): find it, redact it, or report which kinds a value holds.
+"""PII in free text: find it, redact it, or report which kinds a value holds.
 
 Comments, text values, corrections and the strings inside `expected` are scanned before they are
 stored. Each detector pairs a precompiled pattern with a check that real data passes and

@@ -1,4 +1,4 @@
-"""What a project's PII mode does to a feedback event's free text (DESIGN §6).
+"""What a project's PII mode does to a feedback event's free text.
 
 The free text is the `comment`, a `text` value, a `correction` value (a string or JSON) and
 `expected`; names, enum labels, metadata and ids are not scanned. `redact` replaces each finding

@@ -1,4 +1,4 @@
-"""Feedback request bodies → validated events and per-item results (DESIGN §3).
+"""Feedback request bodies → validated events and per-item results.
 
 Accepts one event, `{"feedback": [...]}`, and `navigator.sendBeacon` bodies (`text/plain`, with the
 token in the body as `"token"`).

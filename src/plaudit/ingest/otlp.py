@@ -1,6 +1,6 @@
 """OTLP/HTTP trace exports: decode a request body into `SpanRecord`s, encode the answers.
 
-The rules follow the OTLP/HTTP specification (DESIGN §12):
+The rules follow the OTLP/HTTP specification:
 
 - `Content-Type` is `application/x-protobuf` or `application/json`; anything else is 415.
 - `Content-Encoding` is `gzip` or none (`identity`); anything else is 415. The body limit

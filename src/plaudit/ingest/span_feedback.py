@@ -1,4 +1,4 @@
-"""Feedback set as span attributes (DESIGN §9).
+"""Feedback set as span attributes.
 
 Apps instrumented the common way set `user_feedback` (`positive`/`negative`),
 `user_feedback_rating` (a number), `user_feedback_comment`, `user_feedback_category` and

@@ -1,1 +1,1 @@
-"""The improvement loop (DESIGN §7): datasets and annotation queues, over the store."""
+"""The improvement loop: datasets and annotation queues, over the store."""

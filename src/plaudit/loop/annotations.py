@@ -1,4 +1,4 @@
-"""Completing an annotation queue item (DESIGN §7): the reviewer's answers become feedback on the
+"""Completing an annotation queue item: the reviewer's answers become feedback on the
 item's span (`source=annotator`, `user_id` = the reviewer), the item is done, and a dataset row
 becomes `filled` (with a correction as its `expected`) — all in one transaction.
 

@@ -1,4 +1,4 @@
-"""Evaluation runs (DESIGN §7): a run scores one dataset version, and every score is also
+"""Evaluation runs: a run scores one dataset version, and every score is also
 feedback with `source=evaluator` on the span it judged, so runs are queryable like users'
 feedback.
 

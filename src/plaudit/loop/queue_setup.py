@@ -29,7 +29,7 @@ class FillIn(msgspec.Struct, forbid_unknown_fields=True):
 
     query: str
     since: str | None = None
-    # Our addition to DESIGN §7: each matching span also becomes a row of this dataset, and the
+    # Beyond what a queue must do: each matching span also becomes a row of this dataset, and the
     # item is that row, so reviews fill the dataset.
     dataset: DatasetName | None = None
 

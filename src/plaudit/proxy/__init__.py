@@ -1,4 +1,4 @@
-"""The OpenAI-compatible proxy (DESIGN §9, docs/proxy.md).
+"""The OpenAI-compatible proxy (docs/proxy.md).
 
 `/proxy/{upstream}/{path}` forwards a call to a configured upstream unchanged, streaming or not,
 and records it as a span with GenAI attributes:

@@ -219,7 +219,7 @@ async def _store_feedback(state: ServerState, call: ProxyCall) -> str:
     for index, text in enumerate(call.headers.feedback):
         raw = _feedback_item(text, index, call)
         if "kind" not in raw and raw.get("name") not in loaded and _plus_or_minus_one(raw):
-            # `value=-1` in a header is a thumb, as DESIGN's example means (a JSON body says
+            # `value=-1` in a header is a thumb, as the documented example means (a JSON body says
             # "down"); a configured name or an explicit `kind=` decides otherwise
             raw["kind"] = "thumb"
         result = validate_feedback(raw, pointer="", now=now, configs=loaded)

@@ -1,4 +1,4 @@
-"""A proxied call as GenAI semantic-convention attributes (DESIGN §12).
+"""A proxied call as GenAI semantic-convention attributes.
 
 Requests and answers are OpenAI-shaped JSON: Chat Completions, Completions, Embeddings and
 Responses. Messages become `gen_ai.input.messages` / `gen_ai.output.messages` in the

@@ -1,5 +1,5 @@
-"""What datasets are made from: spans with the feedback about them (DESIGN §7 `from_feedback`,
-`from_trace`), read in bulk so 100,000 matching events become examples in seconds."""
+"""What datasets are made from: spans with the feedback about them (a dataset's `from_feedback`
+and `from_trace`), read in bulk so 100,000 matching events become examples in seconds."""
 
 from collections.abc import Iterable, Sequence
 from typing import Any, Final

@@ -1,4 +1,4 @@
-"""Which stored spans, traces and conversations feedback points at (DESIGN §2 `link_status`)."""
+"""Which stored spans, traces and conversations feedback points at (`link_status`)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field

@@ -93,7 +93,7 @@ projects = Table(
     metadata,
     Column("name", String(128), primary_key=True),
     Column("created_at", UtcMicros(), nullable=False),
-    # What happens to PII found in free text (DESIGN §6): redact, flag or off (migration 0006).
+    # What happens to PII found in free text: redact, flag or off (migration 0006).
     Column("pii_mode", String(8), nullable=False, server_default="redact"),
     # Whether proxied calls keep their prompt and answer messages (migration 0009).
     Column("capture_content", Boolean, nullable=False, server_default=true()),
@@ -346,7 +346,7 @@ signing_keys = Table(
     Index(None, "project"),
 )
 
-# The improvement loop (DESIGN §7, migration 0008). A dataset's `version` is its newest; each
+# The improvement loop (migration 0008). A dataset's `version` is its newest; each
 # change writes one `dataset_versions` row with what it did.
 datasets = Table(
     "datasets",

@@ -1,4 +1,4 @@
-"""Project signing keys for per-span feedback tokens (DESIGN §5).
+"""Project signing keys for per-span feedback tokens.
 
 HMAC needs the key itself to check a signature, so the key text is stored as it is (unlike access
 tokens, which are stored hashed). Anyone who can read this table can mint feedback tokens — which

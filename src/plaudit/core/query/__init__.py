@@ -1,1 +1,1 @@
-"""The query model of DESIGN §4 and its text form."""
+"""The query model and its text form."""

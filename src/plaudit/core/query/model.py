@@ -1,4 +1,4 @@
-"""The query model (DESIGN §4): filters, group-by, metrics and per-span reduction.
+"""The query model: filters, group-by, metrics and per-span reduction.
 
 One immutable `Query` serves the API's structured form, the text form of the CLI and the console,
 and the compilers in the store. Building one never touches a database; `check_*` functions say

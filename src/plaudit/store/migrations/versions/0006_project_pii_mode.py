@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29
 
-DESIGN §6: `redact` (the default, also for projects that exist already), `flag` or `off`.
+A project's PII mode: `redact` (the default, also for projects that exist already), `flag` or `off`.
 """
 
 from collections.abc import Sequence
