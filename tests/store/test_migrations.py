@@ -1,14 +1,20 @@
 """Migrations: up, down and up again on both stores, and the models match the migrations."""
 
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, insert, inspect, select, text
 
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import downgrade, is_current, upgrade
-from plaudit.store.schema import metadata, projects
+from plaudit.store.schema import (
+    feedback_metadata_rollup,
+    feedback_rollup,
+    metadata,
+    projects,
+)
 from tests.conftest import fresh_database
 
 
@@ -88,3 +94,44 @@ def test_indexes_and_rowids_match_the_models(dialect: str, tmp_path: Path) -> No
         finally:
             migrated.dispose()
             created.dispose()
+
+
+def _rollup_rows(engine: Engine) -> list[list[Any]]:
+    with engine.connect() as connection:
+        return [
+            sorted(tuple(row) for row in connection.execute(select(table)))
+            for table in (feedback_rollup, feedback_metadata_rollup)
+        ]
+
+
+def test_0014_keeps_the_rollups_when_it_rebuilds_them(dialect: str, tmp_path: Path) -> None:
+    """The rollup tables are copied (SQLite, to drop their rowid), both ways, row for row."""
+    sums = {"count": 3, "up": 2, "down": 1, "value_count": 3, "value_sum": 1.0, "value_inexact": 0}
+    cell = {"project": "default", "day": 0, "name": "helpful", "capability": None}
+    rollup = [
+        {**cell, **sums, "cell": f"c{i}", "step": None, "kind": "thumb", "source": "end_user",
+         "signal_type": "default", "implicit": False, "link_status": "pending"}
+        for i in range(3)
+    ]  # fmt: skip
+    metadata_rollup = [
+        {**cell, **sums, "cell": f"c{i}", "key": "plan", "value_type": "s", "value_text": "pro",
+         "value_num": None}
+        for i in range(2)
+    ]  # fmt: skip
+    with fresh_database(dialect, tmp_path) as url:
+        engine = create_database_engine(url)
+        try:
+            upgrade(engine, "0013")
+            with engine.begin() as connection:
+                connection.execute(insert(feedback_rollup), rollup)
+                connection.execute(insert(feedback_metadata_rollup), metadata_rollup)
+            before = _rollup_rows(engine)
+            assert [len(rows) for rows in before] == [3, 2]
+            upgrade(engine)
+            assert _rollup_rows(engine) == before
+            downgrade(engine, "0013")
+            assert _rollup_rows(engine) == before
+            upgrade(engine)
+            assert _rollup_rows(engine) == before
+        finally:
+            engine.dispose()

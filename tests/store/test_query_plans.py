@@ -12,13 +12,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 
+from plaudit.core.privacy import PiiMode
 from plaudit.core.query.params import listing_filters
+from plaudit.core.validation import validate_feedback
 from plaudit.loop.queue_fill import fill_queue
 from plaudit.store.annotation_queues import create_queue, queue_row, set_fill_mark
 from plaudit.store.database import create_database_engine
 from plaudit.store.event_search import events_page
+from plaudit.store.feedback import StoreFeedback
+from plaudit.store.links import KnownTargets, SpanFacts
 from plaudit.store.migrate import upgrade
 from plaudit.store.schema import to_micros
+from plaudit.store.spans import LinkAllPending, link_known
 from plaudit.store.sql_aggregate import Window
 from plaudit.store.trace_summaries import most_discussed_traces
 
@@ -119,3 +124,18 @@ def test_a_span_filter_reads_by_index(analysed: Engine) -> None:
     assert "SCAN" not in plan
     assert "ix_feedback_pending (project=? AND span_id=?)" in plan
     assert f"{TRACE_INDEX} (project=? AND trace_id=?)" in plan
+
+
+def test_linking_reads_only_the_pending_events(analysed: Engine) -> None:
+    span = SpanFacts("0" * 32, None, None)
+    known = KnownTargets(spans={"00000000000000ab": [("0" * 32, span)]})
+    [plan] = plans_of(analysed, lambda c: link_known(c, PROJECT, known))
+    assert "ix_feedback_pending (project=? AND span_id=?)" in plan
+    # start-up: the projects with pending events, then each one's
+    raw = {"id": "waiting", "name": "helpful", "kind": "thumb", "value": 1, "span_id": "ab" * 8}
+    event = validate_feedback(raw, pointer="", now=NOW, configs={})
+    with analysed.begin() as connection:
+        StoreFeedback(PROJECT, [event], NOW, None, pii=PiiMode.REDACT).apply(connection)  # type: ignore[list-item]
+    projects, of_project = plans_of(analysed, LinkAllPending().apply)
+    assert projects.startswith("SCAN feedback USING") and "ix_feedback_pending" in projects
+    assert "ix_feedback_pending (project=?)" in of_project

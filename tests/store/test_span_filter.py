@@ -8,8 +8,9 @@ a span id, and every filter's answer is compared with the span ids read back fro
 import secrets
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from plaudit.analytics.run import run_query
 from plaudit.core.privacy import PiiMode
@@ -19,7 +20,7 @@ from plaudit.core.spans import SpanRecord
 from plaudit.core.validation import validate_feedback
 from plaudit.store.event_search import count_events, events_page
 from plaudit.store.feedback import StoreFeedback
-from plaudit.store.schema import feedback
+from plaudit.store.schema import feedback, spans
 from plaudit.store.spans import LinkAllPending, StoreSpans
 from plaudit.store.sql_aggregate import Window
 
@@ -101,3 +102,51 @@ def test_a_span_filter_finds_every_event_of_the_span(
         assert count_events(connection, PROJECT, filters, Window()) == len(wanted)
         answer = run_query(connection, parse_query(f'count where span_id = "{span_id}"'), PROJECT)
         assert answer.rows == [[len(wanted)]]
+
+
+def test_start_up_links_every_kind_of_waiting_event(engine: Engine) -> None:
+    """Spans stored without linking (as a transaction that overlapped the events' own leaves
+    them) are linked at start-up, whatever the events named: span, response id, trace or
+    conversation."""
+    project = f"startup-{secrets.token_hex(3)}"
+    trace, span_id, other_span = secrets.token_hex(16), secrets.token_hex(8), secrets.token_hex(8)
+    response, conversation = f"chatcmpl-{secrets.token_hex(6)}", f"conv-{secrets.token_hex(4)}"
+    targets = [
+        {"span_id": span_id},
+        {"response_id": response},
+        {"trace_id": trace},
+        {"conversation_id": conversation},
+        {"span_id": secrets.token_hex(8)},  # never stored: stays pending
+    ]
+    raws = [
+        {"id": f"ev-{secrets.token_hex(6)}", "name": "helpful", "kind": "thumb", "value": 1,
+         "timestamp": NOW.isoformat(), **target}
+        for target in targets
+    ]  # fmt: skip
+    events = [validate_feedback(raw, pointer="", now=NOW, configs={}) for raw in raws]
+    with engine.begin() as connection:
+        StoreFeedback(project, events, NOW, None, pii=PiiMode.REDACT).apply(connection)  # type: ignore[arg-type]
+        # the second span carries the conversation and the response id
+        rows = [
+            {**msgspec.structs.asdict(span(trace, span_id)), "response_id": None},
+            {**msgspec.structs.asdict(span(trace, other_span)), "response_id": response,
+             "conversation_id": conversation},
+        ]  # fmt: skip
+        for row in rows:
+            row.update(project=project, received_at=NOW)
+        connection.execute(insert(spans), rows)
+    with engine.begin() as connection:
+        assert LinkAllPending().apply(connection) == 4
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(
+                feedback.c.id, feedback.c.link_status, feedback.c.trace_id, feedback.c.span_id
+            ).where(feedback.c.project == project)
+        ).all()
+    status = {row.id: (row.link_status, row.trace_id, row.span_id) for row in found}
+    by_span, by_response, by_trace, by_conversation, never = (raw["id"] for raw in raws)
+    assert status[by_span] == ("linked", trace, span_id)
+    assert status[by_response] == ("linked", trace, other_span)
+    assert status[by_trace] == ("linked", trace, None)
+    assert status[by_conversation] == ("linked", None, None)
+    assert status[never][0] == "pending"
