@@ -175,7 +175,7 @@ feedback = Table(
     Index(None, "project", "trace_id"),
     # Only the events still waiting for their target (migration 0014): linking looks them up by
     # span id, start-up linking reads a project's all. A linked event costs it no entry; readers
-    # of linked events by span id go through the span's trace (`store.sql_query`).
+    # of linked events by span id go through the span's traces (`Compiler.about_span`).
     _partial_index("ix_feedback_pending", "project", "span_id", where=PENDING),
 )
 
