@@ -1,12 +1,21 @@
 """Migrations: up, down and up again on both stores, and the models match the migrations."""
 
+from pathlib import Path
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, insert, inspect, select, text
 
 from plaudit.store.database import create_database_engine
 from plaudit.store.migrate import downgrade, is_current, upgrade
-from plaudit.store.schema import metadata, projects
+from plaudit.store.schema import (
+    feedback_metadata_rollup,
+    feedback_rollup,
+    metadata,
+    projects,
+)
+from tests.conftest import fresh_database
 
 
 def test_upgrade_downgrade_upgrade(database_url: str) -> None:
@@ -36,3 +45,93 @@ def test_models_match_the_migrations(database_url: str) -> None:
             assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()
+
+
+def _storage_shape(engine: Engine) -> dict[str, str]:
+    """Each index's definition (partial conditions included) and, on SQLite, whether each table
+    has a rowid: what `compare_metadata` does not compare."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            schema = connection.scalar(text("SELECT current_schema()"))
+            rows = connection.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :schema"),
+                {"schema": schema},
+            )
+            return {
+                name: definition.replace(f"{schema}.", "")
+                for name, definition in rows
+                if not name.startswith("alembic_version")
+            }
+        rows = connection.execute(
+            text("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL")
+        )
+        return {
+            name: " ".join(sql.replace('"', "").split()).split(" (", 1)[1]
+            if kind == "index"
+            else str("WITHOUT ROWID" in sql.upper())
+            for kind, name, sql in rows
+            if name != "alembic_version"
+        }
+
+
+def test_indexes_and_rowids_match_the_models(dialect: str, tmp_path: Path) -> None:
+    with (
+        fresh_database(dialect, tmp_path / "migrated") as migrated_url,
+        fresh_database(dialect, tmp_path / "created") as created_url,
+    ):
+        migrated = create_database_engine(migrated_url)
+        created = create_database_engine(created_url)
+        try:
+            upgrade(migrated)
+            metadata.create_all(created)
+            found = _storage_shape(migrated)
+            assert found == _storage_shape(created)
+            assert "ix_feedback_project_span_id" not in found
+            assert "trace_id" not in found["ix_feedback_query"]
+            assert "WHERE" in found["ix_feedback_pending"].upper()
+            if dialect == "sqlite":
+                assert found["feedback_rollup"] == found["feedback_metadata_rollup"] == "True"
+        finally:
+            migrated.dispose()
+            created.dispose()
+
+
+def _rollup_rows(engine: Engine) -> list[list[Any]]:
+    with engine.connect() as connection:
+        return [
+            sorted(tuple(row) for row in connection.execute(select(table)))
+            for table in (feedback_rollup, feedback_metadata_rollup)
+        ]
+
+
+def test_0014_keeps_the_rollups_when_it_rebuilds_them(dialect: str, tmp_path: Path) -> None:
+    """The rollup tables are copied (SQLite, to drop their rowid), both ways, row for row."""
+    sums = {"count": 3, "up": 2, "down": 1, "value_count": 3, "value_sum": 1.0, "value_inexact": 0}
+    cell = {"project": "default", "day": 0, "name": "helpful", "capability": None}
+    rollup = [
+        {**cell, **sums, "cell": f"c{i}", "step": None, "kind": "thumb", "source": "end_user",
+         "signal_type": "default", "implicit": False, "link_status": "pending"}
+        for i in range(3)
+    ]  # fmt: skip
+    metadata_rollup = [
+        {**cell, **sums, "cell": f"c{i}", "key": "plan", "value_type": "s", "value_text": "pro",
+         "value_num": None}
+        for i in range(2)
+    ]  # fmt: skip
+    with fresh_database(dialect, tmp_path) as url:
+        engine = create_database_engine(url)
+        try:
+            upgrade(engine, "0013")
+            with engine.begin() as connection:
+                connection.execute(insert(feedback_rollup), rollup)
+                connection.execute(insert(feedback_metadata_rollup), metadata_rollup)
+            before = _rollup_rows(engine)
+            assert [len(rows) for rows in before] == [3, 2]
+            upgrade(engine)
+            assert _rollup_rows(engine) == before
+            downgrade(engine, "0013")
+            assert _rollup_rows(engine) == before
+            upgrade(engine)
+            assert _rollup_rows(engine) == before
+        finally:
+            engine.dispose()

@@ -47,12 +47,15 @@ def fill_queue(connection: Connection, row: Any, now: datetime) -> int:
     window = window_of(fill.get("since"), None, "/fill", now)
     mark = row["fill_mark"]
     after = None if mark is None else mark - MARGIN_MICROS
-    query = (
-        matching_events(connection, row["project"], filters, window, after)
-        .with_only_columns(feedback.c.trace_id, feedback.c.span_id)
-        .distinct()
-    )
-    spans = [(trace_id, span_id) for trace_id, span_id in connection.execute(query)]
+    # Up to `now`, the new mark: what was received later is read by the next sweep.
+    until = None if after is None else to_micros(now)
+    query = matching_events(
+        connection, row["project"], filters, window, after, until
+    ).with_only_columns(feedback.c.trace_id, feedback.c.span_id)
+    # Made distinct here: DISTINCT in SQL led SQLite to read the project in trace order (through
+    # `(project, trace_id)`) rather than the few events received since the mark.
+    found = connection.execute(query).all()
+    spans = list(dict.fromkeys((trace_id, span_id) for trace_id, span_id in found))
     dataset = fill.get("dataset")
     if dataset is None:
         targets = [ItemTarget(trace_id, span_id) for trace_id, span_id in spans]

@@ -1,8 +1,8 @@
 """The rows agreement is computed from: the latest values of end users and of an evaluator on
 the spans the evaluator scored.
 
-One statement, the same on SQLite and PostgreSQL, with no join: the users' events (only on
-spans the evaluator scored, found through the `(project, span_id)` index) and the evaluator's
+One statement, the same on SQLite and PostgreSQL, with no join: the users' events (read by
+name through `ix_feedback_query`, only those on spans the evaluator scored) and the evaluator's
 events are put one after the other (UNION ALL), and one window function keeps each user's latest
 event per span (as `per span` queries do: latest `timestamp`, then `id`; an event without a
 `user_id` is a user of its own) and the evaluator's latest event per span. The caller pairs the

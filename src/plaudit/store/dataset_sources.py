@@ -14,7 +14,7 @@ from plaudit.store.feedback import row_to_event
 from plaudit.store.schema import feedback, span_enrichments, spans, trace_enrichments
 from plaudit.store.span_messages import logged_messages, with_logged
 from plaudit.store.sql_aggregate import Window
-from plaudit.store.sql_query import Compiler, event_micros
+from plaudit.store.sql_query import Compiler, event_micros, on_a_trace
 
 
 def matching_events(
@@ -23,11 +23,12 @@ def matching_events(
     filters: Sequence[Filter],
     window: Window,
     received_after: int | None = None,
+    received_until: int | None = None,
 ) -> Any:
     """A SELECT of the feedback rows of `project` on a trace matching `filters` in `window`
-    (and received after `received_after` micros, when given)."""
-    compiler = Compiler(connection.dialect.name)
-    conditions = [feedback.c.project == project, feedback.c.trace_id.is_not(None)]
+    (and received after `received_after` and up to `received_until` micros, when given)."""
+    compiler = Compiler(connection.dialect.name, project=project)
+    conditions = [feedback.c.project == project, on_a_trace(compiler.dialect)]
     conditions += [compiler.condition(f) for f in filters]
     if window.since is not None:
         conditions.append(event_micros >= window.since)
@@ -35,6 +36,10 @@ def matching_events(
         conditions.append(event_micros < window.until)
     if received_after is not None:
         conditions.append(feedback.c.received_at > received_after)
+    if received_until is not None:
+        # Bounded on both sides, SQLite reckons the `received_at` range narrow enough to read
+        # it rather than all the project's events of a name or capability the filters ask for.
+        conditions.append(feedback.c.received_at <= received_until)
     source = compiler.source()
     return select(*feedback.c).select_from(source).where(*conditions)
 

@@ -30,7 +30,7 @@ from plaudit.core.query.model import Filter
 from plaudit.store.feedback import EVENT_FIELDS
 from plaudit.store.schema import UtcMicros, feedback, span_messages, spans
 from plaudit.store.sql_aggregate import Window
-from plaudit.store.sql_query import Compiler, event_micros
+from plaudit.store.sql_query import Compiler, event_micros, on_a_trace
 
 Position = tuple[int, str]
 """(timestamp or time key in micros, id): where a keyset page ends."""
@@ -64,7 +64,7 @@ def events_page(
     on SQLite, JSON columns as their stored text, for `raw_rows_to_events`: exports copy them
     out instead of decoding and encoding them again.
     """
-    compiler = Compiler(connection.dialect.name)
+    compiler = Compiler(connection.dialect.name, project=project)
     conditions = _matching(compiler, project, filters, window)
     if after is not None:
         conditions += _after(after, newest_first)
@@ -111,7 +111,7 @@ def count_events(
     connection: Connection, project: str, filters: Sequence[Filter], window: Window
 ) -> int:
     """How many events match (for progress bars)."""
-    compiler = Compiler(connection.dialect.name)
+    compiler = Compiler(connection.dialect.name, project=project)
     conditions = _matching(compiler, project, filters, window)
     statement = select(func.count()).select_from(compiler.source()).where(*conditions)
     return int(connection.execute(statement).scalar_one())
@@ -139,7 +139,7 @@ def search_traces(
     the trace. A trace's time is its newest matching feedback event, or, when only span
     attributes are asked for, its newest matching span's start.
     """
-    compiler = Compiler(connection.dialect.name)
+    compiler = Compiler(connection.dialect.name, project=project)
     on_event = [f for f in filters if f.field.root not in ("feedback", *_SPAN_ROOTS)]
     named = [f for f in filters if f.field.root == "feedback"]
     on_span = [f for f in filters if f.field.root in _SPAN_ROOTS]
@@ -276,7 +276,7 @@ def _matching_events(
     on_span: Sequence[Filter],
 ) -> list[Any]:
     """Conditions on a feedback event that make its trace a match."""
-    conditions = [feedback.c.project == project, feedback.c.trace_id.is_not(None)]
+    conditions = [feedback.c.project == project, on_a_trace(compiler.dialect)]
     conditions += [compiler.condition(f) for f in on_event]
     if named:
         first = named[0]

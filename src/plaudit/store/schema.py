@@ -84,6 +84,10 @@ def _response_index() -> Index:
     return _partial_index(None, "project", "response_id", where="response_id IS NOT NULL")
 
 
+PENDING = "link_status = 'pending'"
+"""The condition of `ix_feedback_pending`; a query uses the index only when its WHERE says so."""
+
+
 def _name(column: str, **kwargs: Any) -> Column[str]:
     return Column(column, String(128), **kwargs)
 
@@ -169,14 +173,10 @@ feedback = Table(
     _response_index(),
     Index(None, "project", "timestamp", "capability", "kind", "value_num"),
     Index(None, "project", "trace_id"),
-    Index(None, "project", "span_id"),
-    Index(
-        "ix_feedback_pending",
-        "project",
-        "link_status",
-        sqlite_where=text("link_status = 'pending'"),
-        postgresql_where=text("link_status = 'pending'"),
-    ),
+    # Only the events still waiting for their target (migration 0014): linking looks them up by
+    # span id, start-up linking reads a project's all. A linked event costs it no entry; readers
+    # of linked events by span id go through the span's traces (`Compiler.about_span`).
+    _partial_index("ix_feedback_pending", "project", "span_id", where=PENDING),
 )
 
 feedback_history = Table(
@@ -262,9 +262,9 @@ trace_enrichments = Table(
     Column("updated_at", UtcMicros(), nullable=False),
 )
 
-# Queries by feedback name and time (migrations 0002, 0005): covers the raw edges of rollup
-# queries, numeric metrics, the explorer's newest-first page and trace search by feedback without
-# reading the JSON-heavy rows.
+# Queries by feedback name and time (migrations 0002, 0005, 0014): covers the raw edges of rollup
+# queries, numeric metrics and the explorer's newest-first page without reading the JSON-heavy
+# rows; trace search by feedback reads it in time order and the rows of one page.
 Index(
     "ix_feedback_query",
     feedback.c.project,
@@ -273,7 +273,6 @@ Index(
     feedback.c.capability,
     feedback.c.kind,
     feedback.c.value_num,
-    feedback.c.trace_id,
 )
 
 # Per-day sums of the events of each combination of low-cardinality fields (migration 0005),
@@ -311,6 +310,8 @@ feedback_rollup = Table(
     Column("link_status", String(8), nullable=False),
     *_rollup_sums(),
     PrimaryKeyConstraint("project", "name", "day", "cell"),
+    # Clustered by key on SQLite (migration 0014): the key, `cell` and all, is stored once.
+    sqlite_with_rowid=False,
 )
 
 # The same sums per day, name, capability and top-level metadata entry holding a string, number or
@@ -331,6 +332,7 @@ feedback_metadata_rollup = Table(
     Column("value_num", Float),
     *_rollup_sums(),
     PrimaryKeyConstraint("project", "key", "day", "cell"),
+    sqlite_with_rowid=False,
 )
 
 # Per-project keys that sign per-span feedback tokens (HMAC needs the key itself, so it is kept).

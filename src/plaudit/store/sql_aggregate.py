@@ -43,7 +43,7 @@ class AggregatePlan:
     offsets: Offsets | None = None
 
     def __post_init__(self) -> None:
-        self.compiler = Compiler(self.dialect, self.offsets)
+        self.compiler = Compiler(self.dialect, self.offsets, project=self.project)
         self.groups = [self.compiler.group(g) for g in self.query.group_by]
         self.inputs: dict[tuple[str, str], tuple[str, Expr]] = {}
         self.distributions: dict[str, GroupSql] = {}

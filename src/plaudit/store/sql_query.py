@@ -34,11 +34,14 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import ColumnElement, Label
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, Label, UnaryExpression
 
 from plaudit.core.query.fields import Field, FieldKind
 from plaudit.core.query.model import (
@@ -53,7 +56,7 @@ from plaudit.core.query.model import (
     Scalar,
 )
 from plaudit.errors import PlauditError
-from plaudit.store.schema import feedback, spans
+from plaudit.store.schema import PENDING, feedback, spans
 
 Expr = ColumnElement[Any]
 Offsets = tuple[int, tuple[tuple[int, int], ...]]
@@ -61,6 +64,25 @@ Offsets = tuple[int, tuple[tuple[int, int], ...]]
 
 event_micros: Final[ColumnElement[int]] = type_coerce(feedback.c.timestamp, BigInteger)
 thumb_value: Final = case((feedback.c.kind == "thumb", feedback.c.value_num))
+
+
+def unindexed(column: Expr, dialect: str) -> Expr:
+    """`column` as SQLite reads no index for (`+column`); itself on PostgreSQL.
+
+    On a database with statistics (after `ANALYZE`), SQLite took `trace_id IS NOT NULL` as a
+    range of the `(project, trace_id)` index, and a GROUP BY or DISTINCT on `trace_id` as a
+    reason to read in that index's order: it walked a whole project through it, row by row in
+    trace order, where a time or `received_at` bound would have read a few rows.
+    PostgreSQL, which weighs such plans by its statistics, gets the plain column.
+    """
+    if dialect != "sqlite":
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def on_a_trace(dialect: str) -> Expr:
+    """Events about some trace (`trace_id IS NOT NULL`), a filter no index is read for."""
+    return unindexed(feedback.c.trace_id, dialect).is_not(None)
 
 
 class QueryTimeout(PlauditError):
@@ -168,6 +190,8 @@ class Compiler:
     # columns and a `moment` of its own (see store.rollup).
     table: Table = feedback
     moment: Expr = event_micros
+    project: str | None = None
+    """The project read: when known, `span_id = …` finds its events through the span."""
     _labels: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -254,7 +278,10 @@ class Compiler:
         if kind is FieldKind.BOOL:
             return apply_op(self.table.c.implicit, op, value)
         if kind is FieldKind.TEXT:
-            return self.compare_text(self.table.c[target.root], op, value)
+            condition = self.compare_text(self.table.c[target.root], op, value)
+            if target.root == "span_id" and op is Op.EQ and isinstance(value, str):
+                return and_(condition, *self.about_span(value))
+            return condition
         if kind is FieldKind.VALUE:
             return self.compare_value(op, value)
         node = self.json(target)
@@ -288,6 +315,34 @@ class Compiler:
             numeric = feedback.c.kind.in_(["thumb", "number"])
             return and_(numeric, apply_op(num, op, float(value)))
         return self.compare_text(label, op, value)
+
+    def about_span(self, span_id: str) -> list[Expr]:
+        """What leads `span_id = …` to its events by index: no index holds the span id of linked
+        events (migration 0014), but their trace or response id is one of the span's.
+
+        An event with a span id is pending (`ix_feedback_pending`), or was linked to a stored
+        span with that id: named with its trace, or named alone (the trace was filled in), or
+        found by its response id (the span id was filled in). So the events with this span id
+        are among those of the span's traces, of its response id, and the pending ones.
+        """
+        if self.project is None or self.table is not feedback:
+            return []
+        events = feedback.alias("by_span")
+        span = (spans.c.project == self.project, spans.c.span_id == span_id)
+        of_project = events.c.project == self.project
+        candidates = union_all(
+            # The index's own condition as text: a bound value would not imply it.
+            select(events.c.id).where(of_project, events.c.span_id == span_id, text(PENDING)),
+            select(events.c.id).where(
+                of_project,
+                events.c.trace_id.in_(select(spans.c.trace_id).where(*span).correlate(None)),
+            ),
+            select(events.c.id).where(
+                of_project,
+                events.c.response_id.in_(select(spans.c.response_id).where(*span).correlate(None)),
+            ),
+        )
+        return [feedback.c.id.in_(candidates)]
 
     def contains(self, column: Expr, needle: str) -> Expr:
         """Case-insensitive for ASCII letters, the same on both stores."""

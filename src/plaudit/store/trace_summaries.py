@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 
 from plaudit.store.schema import feedback, spans, to_micros
 from plaudit.store.sql_aggregate import Window
+from plaudit.store.sql_query import on_a_trace, unindexed
 
 Position = tuple[int, str]
 """(root start in nanoseconds, trace id): where a page of the newest traces ends."""
@@ -109,16 +110,21 @@ def most_discussed_traces(
     connection: Connection, project: str, window: Window, offset: int, limit: int
 ) -> list[str]:
     """Trace ids by how much feedback they received within `window`, most first."""
-    conditions = [feedback.c.project == project, feedback.c.trace_id.is_not(None)]
+    dialect = connection.dialect.name
+    conditions = [feedback.c.project == project, on_a_trace(dialect)]
     if window.since is not None:
         conditions.append(feedback.c.timestamp >= window.since)
     if window.until is not None:
         conditions.append(feedback.c.timestamp < window.until)
     count = func.count()
+    # All time, the trace index holds all that is counted, in order: SQLite reads only it. Within
+    # a time window, grouping in its order would read every event of the project instead of the
+    # window's (through the time index).
+    bounded = window.since is not None or window.until is not None
     query = (
         select(feedback.c.trace_id)
         .where(*conditions)
-        .group_by(feedback.c.trace_id)
+        .group_by(unindexed(feedback.c.trace_id, dialect) if bounded else feedback.c.trace_id)
         .order_by(count.desc(), feedback.c.trace_id)
         .offset(offset)
         .limit(limit)
