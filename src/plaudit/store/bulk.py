@@ -37,21 +37,70 @@ def execute(
             cursor.execute(statement, params)
         return list(cursor.fetchall()) if cursor.description is not None else []
     except connection.dialect.loaded_dbapi.Error as error:
-        lost = connection.dialect.is_disconnect(error, proxied.dbapi_connection, cursor)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(
-            statement,
-            params,
-            error,
-            connection.dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            connection_invalidated=lost,
-            dialect=connection.dialect,
-            ismulti=many,
-        ) from error
+        raise _driver_error(connection, cursor, statement, params, error, many) from error
     finally:
         cursor.close()
+
+
+def execute_all(connection: Connection, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Run statements whose rows nobody reads, as `execute` does; on PostgreSQL in one round
+    trip (psycopg's pipeline mode), on SQLite one after the other.
+
+    On PostgreSQL the first statement of a transaction goes with its BEGIN, which psycopg
+    otherwise sends alone: the writer takes its lock this way.
+    """
+    if connection.dialect.name != "postgresql" or not _pipelines():
+        for statement, params in statements:
+            execute(connection, statement, params)
+        return
+    if not connection.in_transaction():
+        connection.begin()
+    proxied = connection.connection
+    driver: Any = proxied.driver_connection
+    cursor = proxied.cursor()
+    statement, params = "", ()
+    try:
+        with driver.pipeline():  # leaving it waits for every answer
+            for statement, params in statements:
+                cursor.execute(statement, params)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, cursor, statement, params, error, False) from error
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=1)
+def _pipelines() -> bool:
+    """Whether psycopg's libpq has pipeline mode (libpq 14)."""
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
+
+
+def _driver_error(
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    params: Sequence[Any],
+    error: Exception,
+    many: bool,
+) -> BaseException:
+    dbapi_error: Any = error
+    lost = connection.dialect.is_disconnect(
+        dbapi_error, connection.connection.dbapi_connection, cursor
+    )
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        statement,
+        params,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=lost,
+        dialect=connection.dialect,
+        ismulti=many,
+    )
 
 
 _encode = msgspec.json.Encoder()

@@ -298,18 +298,19 @@ def _sqlite_returns(connection: Connection) -> bool:
 
 @lru_cache(maxsize=2 * FEW)
 def _new_few_statement(dialect: Dialect, columns: tuple[str, ...], count: int) -> str:
-    """INSERT of `count` rows of `columns` (then `revision`, computed from the history), each
-    unless its id is stored; RETURNING the id and revision of each row inserted."""
+    """INSERT of `count` rows of `columns`, each unless its id is stored, with `revision`
+    computed from the history (from the project and id given in its place); RETURNING the id
+    and revision of each row inserted."""
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     revision = (
         f"(SELECT coalesce(max(revision), 0) + 1 FROM {quote(feedback_history.name)} "
         f"WHERE project = {marker} AND feedback_id = {marker})"
     )
-    row = f"({', '.join([marker] * len(columns))}, {revision})"
-    names = ", ".join(quote(c) for c in (*columns, "revision"))
+    row = f"({', '.join(revision if c == 'revision' else marker for c in columns)})"
     return (
-        f"INSERT INTO {quote(feedback.name)} ({names}) VALUES {', '.join([row] * count)} "
+        f"INSERT INTO {quote(feedback.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join([row] * count)} "
         "ON CONFLICT (project, id) DO NOTHING RETURNING id, revision"
     )
 
@@ -319,11 +320,13 @@ def _insert_new_few(connection: Connection, rows: Sequence[dict[str, Any]]) -> d
     last one its id's history holds (1 for an id never deleted); their ids and revisions."""
     if not rows:
         return {}
-    columns = tuple(c for c in rows[0] if c != "revision")
+    columns = tuple(rows[0])
+    at = columns.index("revision")
     params: list[Any] = []
     for row in rows:
-        params.extend(row[c] for c in columns)
-        params += (row["project"], row["id"])
+        values = list(row.values())
+        values[at : at + 1] = (row["project"], row["id"])
+        params += values
     statement = _new_few_statement(connection.dialect, columns, len(rows))
     return dict(execute(connection, statement, params))
 

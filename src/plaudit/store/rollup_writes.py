@@ -37,7 +37,7 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import Connection, Table
 
-from plaudit.store.bulk import execute
+from plaudit.store.bulk import execute, execute_all
 from plaudit.store.schema import (
     ROLLUP_DIMENSIONS,
     feedback_metadata_rollup,
@@ -252,12 +252,18 @@ def add_inserted(connection: Connection, project: str, rows: Sequence[Mapping[st
     add(connection, project, in_sql)
     if not summed:
         return
+    statements: list[tuple[str, list[Any]]] = []
     for rollup in ROLLUPS:
-        cells = [_params(cell) for cell in _summed_cells(rollup, summed).items()]
+        cells = list(_summed_cells(rollup, summed).items())
         for start in range(0, len(cells), CELLS_PER_STATEMENT):
             chunk = cells[start : start + CELLS_PER_STATEMENT]
-            params = tuple(value for cell in chunk for value in cell)
-            execute(connection, _upsert(rollup, len(chunk), postgres), params)
+            params: list[Any] = []
+            for key, measures in chunk:  # project, day, the cell's values twice, measures
+                params += key
+                params += key[2:]
+                params += measures
+            statements.append((_upsert(rollup, len(chunk), postgres), params))
+    execute_all(connection, statements)
 
 
 CELLS_PER_STATEMENT: Final = 16
@@ -326,11 +332,6 @@ def _metadata_entries(encoded: str | None, exact_only: bool) -> list[Entry] | No
 
 _EXACT_FLOAT: Final = 2**53
 """Integers up to this size become the same double in Python and in SQLite's CAST AS REAL."""
-
-
-def _params(cell: tuple[Cell, list[Any]]) -> tuple[Any, ...]:
-    key, measures = cell
-    return (*key[:2], *key[2:], *key[2:], *measures)
 
 
 _PG_TYPES: Final = {"implicit": "boolean", "value_num": "float8"}
