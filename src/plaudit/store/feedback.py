@@ -291,9 +291,10 @@ class _Batch:
 
 
 def _sqlite_returns(connection: Connection) -> bool:
-    """Whether this SQLite has INSERT … RETURNING (3.35)."""
+    """Whether this SQLite has INSERT … RETURNING (3.35), taken from 3.38 on, past its first
+    releases' fixes."""
     version = connection.dialect.server_version_info
-    return version is not None and tuple(version) >= (3, 35)
+    return version is not None and tuple(version) >= (3, 38)
 
 
 @lru_cache(maxsize=2 * FEW)
