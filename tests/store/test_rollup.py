@@ -33,6 +33,7 @@ from plaudit.core.feedback import SignalType, Source, label_value, numeric_value
 from plaudit.core.privacy import PiiMode
 from plaudit.core.spans import SpanRecord
 from plaudit.core.validation import validate_feedback
+from plaudit.store.bulk import FEW
 from plaudit.store.database import create_database_engine
 from plaudit.store.feedback import DeleteFeedback, StoreFeedback
 from plaudit.store.migrate import downgrade, upgrade
@@ -165,6 +166,8 @@ BATCH = st.lists(events(), min_size=1, max_size=8)
 OPERATIONS = st.one_of(
     # One transaction of one or two StoreFeedback ops (the writer's group commit).
     st.tuples(st.just("store"), st.lists(BATCH, min_size=1, max_size=2)),
+    # The same with more ids than one statement takes VALUES for: the path of big batches.
+    st.tuples(st.just("store_many"), BATCH),
     st.tuples(
         st.just("delete"),
         st.lists(st.sampled_from([*IDS, "absent"]), min_size=1, max_size=3, unique=True),
@@ -193,6 +196,11 @@ def apply_operation(engine: Engine, project: str, operation: tuple[str, Any]) ->
         if kind == "store":
             ops = [StoreFeedback(project, _validated(b), NOW, None, pii=REDACT) for b in argument]
             StoreFeedback.apply_group(connection, ops)
+        elif kind == "store_many":
+            filler = [{"id": f"pad{secrets.token_hex(6)}", "name": "rq", "value": "up",
+                       "span_id": NEVER.span_id} for _ in range(FEW + 1)]  # fmt: skip
+            events = _validated([*argument, *filler])
+            StoreFeedback(project, events, NOW, None, pii=REDACT).apply(connection)
         elif kind == "delete":
             for event_id in argument:
                 DeleteFeedback(project, event_id, NOW, None).apply(connection)
@@ -410,16 +418,22 @@ def test_cells_added_on_insert_are_the_cells_a_rebuild_makes(engine: Engine) -> 
     project = f"p{secrets.token_hex(5)}"
     metadata = [{"plan": "pro", "n": 0.1, "flag": True}, {"n": 2**53 + 1, "": "é", "x": None},
                 {"n": -2.25, "plan": ""}, {"n": 1, "o": {"k": 1}}, {"n": -0.0}, {"n": 0},
-                {}]  # fmt: skip
+                {}, {"q": 'say "hi"\n', "k\\": 3}, {"n": 2**53, "m": -(2**53)}]  # fmt: skip
     batch = [
         {"id": f"c{i}", "name": ["rq", "stars"][i % 2], "kind": ["thumb", "number"][i % 2],
          "value": [1, 0.3][i % 2], "span_id": [EARLY[0].span_id, NEVER.span_id][i % 2],
          "timestamp": ["1969-12-31T23:59:59Z", "2026-03-28T10:00:00Z"][i % 3 % 2],
          "metadata": metadata[i % len(metadata)]}
-        for i in range(12)
+        for i in range(18)
     ]  # fmt: skip
+    with engine.begin() as connection:  # a few ids, then one at a time, then many at once
+        StoreFeedback(project, _validated(batch[:6]), NOW, None, pii=REDACT).apply(connection)
+    for event in _validated(batch[6:9]):
+        with engine.begin() as connection:
+            StoreFeedback(project, [event], NOW, None, pii=REDACT).apply(connection)
+    many = [{**event, "id": f"m{i}"} for i, event in enumerate(batch * 2)]
     with engine.begin() as connection:
-        StoreFeedback(project, _validated(batch), NOW, None, pii=REDACT).apply(connection)
+        StoreFeedback(project, _validated(many), NOW, None, pii=REDACT).apply(connection)
 
     def cells() -> list[list[Any]]:
         with engine.connect() as connection:
@@ -429,7 +443,7 @@ def test_cells_added_on_insert_are_the_cells_a_rebuild_makes(engine: Engine) -> 
             ]
 
     added = cells()
-    assert len(added[0]) == 4 and len(added[1]) >= 8, added
+    assert len(added[0]) == 4 and len(added[1]) >= 12, added
     with engine.begin() as connection:
         rebuild(connection)
     assert cells() == added

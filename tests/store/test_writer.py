@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -20,7 +21,11 @@ import pytest
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from plaudit.core.privacy import PiiMode
+from plaudit.core.validation import validate_feedback
+from plaudit.store.bulk import execute
 from plaudit.store.database import create_database_engine
+from plaudit.store.feedback import StoreFeedback, current_row
 from plaudit.store.migrate import upgrade
 from plaudit.store.writer import (
     WRITE_LOCK,
@@ -29,6 +34,7 @@ from plaudit.store.writer import (
     WriterBusy,
     WriterUnavailable,
     WriteTimedOut,
+    is_database_fault,
 )
 from tests.tcp_proxy import TcpProxy, through
 
@@ -529,3 +535,55 @@ def test_a_writer_waits_for_the_lock_every_writer_takes(engine: Engine, dialect:
 
         assert asyncio.run(scenario()) == op.key
     assert op.key in stored(engine)
+
+
+# --- feedback through the driver's own cursor ---------------------------------------------------
+
+
+def _feedback(event_id: str) -> StoreFeedback:
+    raw = {"id": event_id, "name": "rq", "value": "up", "conversation_id": "c"}
+    now = datetime.now(UTC)
+    event = validate_feedback(raw, pointer="", now=now, configs={})
+    assert not isinstance(event, list), event
+    return StoreFeedback("p", [event], now, None, pii=PiiMode.REDACT)
+
+
+@pytest.mark.postgres_only
+def test_a_feedback_write_cut_off_mid_transaction_fails_then_the_writer_reconnects(
+    engine: Engine, database_url: str, postgres_proxy: TcpProxy, dialect: str
+) -> None:
+    """The store's statements run on the driver's cursor, not through SQLAlchemy's execution:
+    a connection lost under them must still come out as SQLAlchemy's error, marked as the
+    database's fault, and leave the connection invalidated, so the next write reconnects."""
+    with proxied_engine(database_url, postgres_proxy) as cut_off, running(cut_off) as writer:
+        assert writer.write_sync(_feedback(key())) == ["created"]
+        postgres_proxy.cut()
+        with pytest.raises(DBAPIError) as lost:
+            writer.write_sync(_feedback(key()))
+        assert is_database_fault(lost.value) and writer.failure is not None
+        postgres_proxy.restore()
+        healed = key()
+        deadline = time.monotonic() + BOUND
+        while True:
+            try:
+                assert writer.write_sync(_feedback(healed)) == ["created"]
+                break
+            except (DBAPIError, WriterUnavailable):
+                assert time.monotonic() < deadline, "the writer never reconnected"
+                time.sleep(0.2)
+    with engine.connect() as connection:
+        assert current_row(connection, "p", healed) is not None
+
+
+def test_a_statement_refused_on_the_drivers_cursor_is_sqlalchemys_error_with_hidden_values(
+    engine: Engine,
+) -> None:
+    secret = f"secret-{key()}"
+    marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO {TABLE} (k, n) VALUES ({marker}, 1)"
+    with engine.begin() as connection:
+        execute(connection, statement, (secret,))
+    with pytest.raises(IntegrityError) as refused, engine.begin() as connection:
+        execute(connection, statement, (secret,))
+    assert not is_database_fault(refused.value)  # the op's fault: the rest of a group commits
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(refused.value)

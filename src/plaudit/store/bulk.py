@@ -2,7 +2,9 @@
 
 SQLAlchemy's per-row bind processing cost more than SQLite's own insert work in profiles of the
 ingest benchmark, so the writer's bulk statements are rendered once per (table, columns) and fed
-plain tuples: JSON columns pre-encoded with msgspec, times already integer microseconds.
+plain tuples: JSON columns pre-encoded with msgspec, times already integer microseconds. They run
+on the driver's own cursor (`execute`): SQLAlchemy's execution context and result objects cost
+more than SQLite's own work for the small statements of a one-event commit.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,6 +13,95 @@ from typing import Any, Final
 
 import msgspec
 from sqlalchemy import JSON, Connection, Dialect, Table
+from sqlalchemy.exc import DBAPIError
+
+
+def execute(
+    connection: Connection, statement: str, params: Sequence[Any], many: bool = False
+) -> list[Any]:
+    """Run `statement` (in the driver's parameter style) on the driver's cursor, in the
+    connection's transaction (begun here if none is, as SQLAlchemy would); the rows it returns.
+
+    A driver error comes out as SQLAlchemy's (`OperationalError`, `IntegrityError`, …), and a
+    lost connection is invalidated, so that SQLAlchemy connects again on next use, as it does
+    for its own statements. Statement parameters stay out of the error's text.
+    """
+    if not connection.in_transaction():
+        connection.begin()
+    proxied = connection.connection
+    cursor = proxied.cursor()
+    try:
+        if many:
+            cursor.executemany(statement, params)
+        else:
+            cursor.execute(statement, params)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, cursor, statement, params, error, many) from error
+    finally:
+        cursor.close()
+
+
+def execute_all(connection: Connection, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Run statements whose rows nobody reads, as `execute` does; on PostgreSQL in one round
+    trip (psycopg's pipeline mode), on SQLite one after the other.
+
+    On PostgreSQL the first statement of a transaction goes with its BEGIN, which psycopg
+    otherwise sends alone: the writer takes its lock this way.
+    """
+    if connection.dialect.name != "postgresql" or not _pipelines():
+        for statement, params in statements:
+            execute(connection, statement, params)
+        return
+    if not connection.in_transaction():
+        connection.begin()
+    proxied = connection.connection
+    driver: Any = proxied.driver_connection
+    cursor = proxied.cursor()
+    statement, params = "", ()
+    try:
+        with driver.pipeline():  # leaving it waits for every answer
+            for statement, params in statements:
+                cursor.execute(statement, params)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, cursor, statement, params, error, False) from error
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=1)
+def _pipelines() -> bool:
+    """Whether psycopg's libpq has pipeline mode (libpq 14)."""
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
+
+
+def _driver_error(
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    params: Sequence[Any],
+    error: Exception,
+    many: bool,
+) -> BaseException:
+    dbapi_error: Any = error
+    lost = connection.dialect.is_disconnect(
+        dbapi_error, connection.connection.dbapi_connection, cursor
+    )
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        statement,
+        params,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=lost,
+        dialect=connection.dialect,
+        ismulti=many,
+    )
+
 
 _encode = msgspec.json.Encoder()
 
@@ -69,7 +160,7 @@ def insert_rows(
     # round trip) and parses the statement once. A multi-row VALUES statement was parsed again
     # on every call (too long for psycopg's cache): 7x the client CPU of executemany.
     statement = _statement(connection.dialect, table, columns, conflict)
-    connection.exec_driver_sql(statement, params)
+    execute(connection, statement, params, many=True)
 
 
 FEW: Final = 16
@@ -120,7 +211,7 @@ def insert_new_rows(
         params: tuple[Any, ...] = tuple(value for row in rows for value in row.values())
     else:
         params = tuple([row[c] for row in rows] for c in columns)
-    return {value for (value,) in connection.exec_driver_sql(statement, params)}
+    return {value for (value,) in execute(connection, statement, params)}
 
 
 CHUNK = 500
@@ -168,12 +259,12 @@ def rows_in(
     dialect = connection.dialect
     if dialect.name == "postgresql":
         statement = _lookup(dialect, table, columns, key, 0, distinct)
-        return list(connection.exec_driver_sql(statement, (items, project)).all())
+        return execute(connection, statement, (items, project))
     found: list[Any] = []
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
         statement = _lookup(dialect, table, columns, key, len(chunk), distinct)
-        found.extend(connection.exec_driver_sql(statement, (project, *chunk)).all())
+        found.extend(execute(connection, statement, (project, *chunk)))
     return found
 
 
@@ -186,4 +277,4 @@ def update_row(
     assignments = ", ".join(f"{quote(c)} = {marker}" for c in values)
     conditions = " AND ".join(f"{quote(c)} = {marker}" for c in keys)
     statement = f"UPDATE {quote(table.name)} SET {assignments} WHERE {conditions}"
-    connection.exec_driver_sql(statement, (*values.values(), *keys.values()))
+    execute(connection, statement, (*values.values(), *keys.values()))

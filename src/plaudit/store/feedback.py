@@ -3,17 +3,26 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, Self
 
 import msgspec
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Dialect, delete, insert, select
 
 from plaudit.core.feedback import FeedbackEvent, LinkStatus, Source, label_value, numeric_value
 from plaudit.core.pii import ScanBudget
 from plaudit.core.privacy import PiiMode, Screened, screen
 from plaudit.core.times import rfc3339, rfc3339_micros
 from plaudit.store import rollup_writes
-from plaudit.store.bulk import insert_new_rows, insert_rows, json_text, rows_in, update_row
+from plaudit.store.bulk import (
+    FEW,
+    execute,
+    insert_new_rows,
+    insert_rows,
+    json_text,
+    rows_in,
+    update_row,
+)
 from plaudit.store.links import SpanFacts, known_targets
 from plaudit.store.schema import feedback, feedback_history, to_micros
 from plaudit.store.writer import WriteOp
@@ -160,11 +169,15 @@ class StoreFeedback(WriteOp[list[Status]]):
 class _Batch:
     """All events of one project in one group commit.
 
-    On SQLite the ids named are looked up, then the new events inserted together at the end. On
-    PostgreSQL the first event of each id is inserted at once, before anything else, with ON
-    CONFLICT DO NOTHING: the primary key's uniqueness check decides which ids are new, and only
-    those it turns away (a retry, a revision) are read. A separate lookup of 500 ids was a round
-    trip per commit, and on a table not yet analysed its plan read the whole project.
+    The first event of each id is inserted at once, before anything else, with ON CONFLICT DO
+    NOTHING: the primary key's uniqueness check decides which ids are new, and only those it
+    turns away (a retry, a revision) are read. For up to `FEW` ids the same statement reads the
+    last archived revision of each (an id deleted before continues after it), so a one-event
+    commit is one statement besides the span lookup and the rollups. PostgreSQL always takes
+    this path: a separate lookup of 500 ids was a round trip per commit, and on a table not yet
+    analysed its plan read the whole project. SQLite takes it for a few ids; a bigger batch
+    looks its ids up in one statement and inserts the new events together at the end, with
+    `executemany`, which is cheaper per row there than one statement with many VALUES.
     """
 
     def __init__(self, connection: Connection, project: str, ops: Sequence[StoreFeedback]) -> None:
@@ -174,10 +187,18 @@ class _Batch:
         self.to_insert: dict[str, dict[str, Any]] = {}
         self.inserted: set[int] = set()
         """`id()` of the rows inserted before the events are decided in order."""
-        self.claim = connection.dialect.name == "postgresql"
+        self.first: dict[str, tuple[StoreFeedback, FeedbackEvent, dict[str, Any]]] = {}
+        for op in ops:
+            for event, row in zip(op.events, op.rows, strict=True):
+                self.first.setdefault(event.id, (op, event, row))
+        postgres = connection.dialect.name == "postgresql"
+        self.few = len(self.first) <= FEW and (postgres or _sqlite_returns(connection))
+        self.claim = postgres or self.few
         given = {e.id for op in ops for e in op.events if e.id_was_given}
         self.known = {} if self.claim else self._existing(given)
-        self.archived = _last_archived(connection, project, given - set(self.known))
+        self.archived = (
+            {} if self.few else _last_archived(connection, project, given - set(self.known))
+        )
         self.targets = known_targets(
             connection,
             project,
@@ -209,15 +230,20 @@ class _Batch:
 
     def _insert_first_of_each_id(self) -> None:
         """Insert each id's first event as new; learn the ids already stored from the refusals."""
-        first: dict[str, tuple[StoreFeedback, FeedbackEvent, dict[str, Any]]] = {}
-        for op in self.ops:
-            for event, row in zip(op.events, op.rows, strict=True):
-                first.setdefault(event.id, (op, event, row))
+        first = self.first
         for _, event, row in first.values():
             self._link(event, row)
-            row["revision"] = self.archived.get(event.id, 0) + 1
         rows = [row for _, _, row in first.values()]
-        new = insert_new_rows(self.connection, feedback, rows, ("project", "id"), "id")
+        if self.few:
+            revisions = _insert_new_few(self.connection, rows)
+            for row in rows:
+                if (revision := revisions.get(row["id"])) is not None:
+                    row["revision"] = revision
+            new = set(revisions)
+        else:
+            for row in rows:
+                row["revision"] = self.archived.get(row["id"], 0) + 1
+            new = insert_new_rows(self.connection, feedback, rows, ("project", "id"), "id")
         inserted = [row for row in rows if row["id"] in new]
         rollup_writes.add_inserted(self.connection, self.project, inserted)
         self.known = self._existing(set(first) - new)
@@ -262,6 +288,48 @@ class _Batch:
             insert_rows(self.connection, feedback, rows, encoded=True)
             rollup_writes.add_inserted(self.connection, self.project, rows)
             self.to_insert.clear()
+
+
+def _sqlite_returns(connection: Connection) -> bool:
+    """Whether this SQLite has INSERT … RETURNING (3.35), taken from 3.38 on, past its first
+    releases' fixes."""
+    version = connection.dialect.server_version_info
+    return version is not None and tuple(version) >= (3, 38)
+
+
+@lru_cache(maxsize=2 * FEW)
+def _new_few_statement(dialect: Dialect, columns: tuple[str, ...], count: int) -> str:
+    """INSERT of `count` rows of `columns`, each unless its id is stored, with `revision`
+    computed from the history (from the project and id given in its place); RETURNING the id
+    and revision of each row inserted."""
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    revision = (
+        f"(SELECT coalesce(max(revision), 0) + 1 FROM {quote(feedback_history.name)} "
+        f"WHERE project = {marker} AND feedback_id = {marker})"
+    )
+    row = f"({', '.join(revision if c == 'revision' else marker for c in columns)})"
+    return (
+        f"INSERT INTO {quote(feedback.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join([row] * count)} "
+        "ON CONFLICT (project, id) DO NOTHING RETURNING id, revision"
+    )
+
+
+def _insert_new_few(connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert those of a few `rows` whose id is not stored yet, each at the revision after the
+    last one its id's history holds (1 for an id never deleted); their ids and revisions."""
+    if not rows:
+        return {}
+    columns = tuple(rows[0])
+    at = columns.index("revision")
+    params: list[Any] = []
+    for row in rows:
+        values = list(row.values())
+        values[at : at + 1] = (row["project"], row["id"])
+        params += values
+    statement = _new_few_statement(connection.dialect, columns, len(rows))
+    return dict(execute(connection, statement, params))
 
 
 def _last_archived(connection: Connection, project: str, ids: set[str]) -> dict[str, int]:

@@ -17,14 +17,16 @@ A cell is keyed by its dimension values as a JSON array (MD5 of it on PostgreSQL
 metadata values within a B-tree key): unlike a unique index over nullable columns, it tells NULL
 from "".
 
-On PostgreSQL, events just inserted are added from the rows the writer already holds
-(`add_inserted`): summed per cell in Python, then upserted, up to 16 cells per statement.
-Reading them back cost two scans per group commit, and on a table the planner had not yet
-analysed (a fresh database, for its first minute) each scan read every event of the project.
-The cell is still computed by the database, from parameters of the columns' own types, so it is
-the same text the SQL path makes: a metadata number is the float8 that jsonb's numeric converts
-to, which is Python's float (both round the decimal correctly; numeric has no -0). SQLite reads
-the rows back: its scan is by primary key, and its JSON functions format numbers their own way.
+Events just inserted are added from the rows the writer already holds (`add_inserted`): summed
+per cell in Python, then upserted, up to 16 cells per statement. Reading them back cost two
+scans per group commit (on PostgreSQL, on a table the planner had not yet analysed, each read
+every event of the project; on SQLite, the two statements parsing each event's metadata were a
+third of a one-event commit's SQL). The cell is still computed by the database, from parameters
+of the columns' own types, so it is the same text the SQL path makes. On PostgreSQL a metadata
+number is the float8 that jsonb's numeric converts to, which is Python's float (both round the
+decimal correctly; numeric has no -0). On SQLite, whose JSON functions parse and format numbers
+their own way, a row whose metadata holds anything but strings, booleans and integers that are
+exact as doubles (or holds an escaped character) is read back in SQL as before.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +37,7 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import Connection, Table
 
+from plaudit.store.bulk import execute, execute_all
 from plaudit.store.schema import (
     ROLLUP_DIMENSIONS,
     feedback_metadata_rollup,
@@ -200,7 +203,7 @@ def _apply(connection: Connection, project: str, ids: Sequence[str], sign: str) 
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         for statement in _statements(connection.dialect.name, len(chunk), sign):
-            connection.exec_driver_sql(statement, (project, *chunk))
+            execute(connection, statement, (project, *chunk))
 
 
 @lru_cache(maxsize=64)
@@ -227,16 +230,40 @@ def _drop_empty(rollup: Rollup, rows: str) -> str:
 
 
 def add_inserted(connection: Connection, project: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """`add` for rows just inserted, computed from the rows themselves on PostgreSQL."""
-    if connection.dialect.name != "postgresql":
-        add(connection, project, [row["id"] for row in rows])
+    """`add` for rows just inserted, summed from the rows themselves.
+
+    The writer holds the rows it inserts: it sums them per cell and upserts one row per cell,
+    instead of reading them back and parsing their metadata in SQL. The cell key is still made
+    by the database's own function over parameters (`json_array` on SQLite, `md5` of
+    `json_build_array` on PostgreSQL), so it is the text the SQL path makes for the same values.
+    On SQLite, whose JSON parser is not bound to round every decimal to the double Python's
+    does, a row whose metadata holds a non-integral or very large number, or an escaped
+    character, is added in SQL instead (`_metadata_entries` tells which).
+    """
+    postgres = connection.dialect.name == "postgresql"
+    summed: list[tuple[Mapping[str, Any], list[Entry]]] = []
+    in_sql: list[str] = []
+    for row in rows:
+        entries = _metadata_entries(row["metadata"], exact_only=not postgres)
+        if entries is None:
+            in_sql.append(row["id"])
+        else:
+            summed.append((row, entries))
+    add(connection, project, in_sql)
+    if not summed:
         return
+    statements: list[tuple[str, list[Any]]] = []
     for rollup in ROLLUPS:
-        cells = [_params(cell) for cell in _summed_cells(rollup, rows).items()]
+        cells = list(_summed_cells(rollup, summed).items())
         for start in range(0, len(cells), CELLS_PER_STATEMENT):
             chunk = cells[start : start + CELLS_PER_STATEMENT]
-            params = tuple(value for cell in chunk for value in cell)
-            connection.exec_driver_sql(_pg_upsert(rollup, len(chunk)), params)
+            params: list[Any] = []
+            for key, measures in chunk:  # project, day, the cell's values twice, measures
+                params += key
+                params += key[2:]
+                params += measures
+            statements.append((_upsert(rollup, len(chunk), postgres), params))
+    execute_all(connection, statements)
 
 
 CELLS_PER_STATEMENT: Final = 16
@@ -246,15 +273,19 @@ CELLS_PER_STATEMENT: Final = 16
 
 Cell = tuple[Any, ...]
 """project, day, the dimension values and (metadata rollups) the entry's."""
+Entry = tuple[Any, ...]
+"""A metadata entry: key, value type, text, number."""
 
 
-def _summed_cells(rollup: Rollup, rows: Iterable[Mapping[str, Any]]) -> dict[Cell, list[Any]]:
+def _summed_cells(
+    rollup: Rollup, rows: Iterable[tuple[Mapping[str, Any], list[Entry]]]
+) -> dict[Cell, list[Any]]:
     cells: dict[Cell, list[Any]] = {}
-    for row in rows:
+    for row, metadata in rows:
         timestamp = row["timestamp"]
         base = (row["project"], timestamp - timestamp % DAY, *(row[d] for d in rollup.dimensions))
         measures = _row_measures(row["kind"], row["value_num"])
-        entries = _metadata_entries(row["metadata"]) if rollup.metadata else [()]
+        entries = metadata if rollup.metadata else [()]
         for entry in entries:
             sums = cells.get(key := (*base, *entry))
             if sums is None:
@@ -274,18 +305,23 @@ def _row_measures(kind: str, value: float | None) -> tuple[Any, ...]:
     return (1, int(thumb and value > 0), int(thumb and value < 0), 1, value, int(inexact))
 
 
-def _metadata_entries(encoded: str | None) -> list[tuple[Any, ...]]:
-    """The entries (key, type, text, number) jsonb_each yields from a metadata column's text."""
+def _metadata_entries(encoded: str | None, exact_only: bool) -> list[Entry] | None:
+    """The entries (key, type, text, number) the SQL path makes of a metadata column's text;
+    with `exact_only`, None when a number or an escape might come out differently there."""
     if encoded is None:
         return []
+    if exact_only and "\\" in encoded:
+        return None
     metadata = msgspec.json.decode(encoded)
     if not isinstance(metadata, dict):
         return []
-    entries: list[tuple[Any, ...]] = []
+    entries: list[Entry] = []
     for key, value in metadata.items():
         if isinstance(value, bool):
             entries.append((key, "b", None, 1.0 if value else 0.0))
         elif isinstance(value, int | float):
+            if exact_only and not (isinstance(value, int) and abs(value) <= _EXACT_FLOAT):
+                return None
             # jsonb's numeric has no -0: the SQL path reads 0, and json_build_array writes
             # -0 and 0 apart. `+ 0.0` turns -0.0 into 0.0 and leaves every other value as is.
             entries.append((key, "n", None, float(value) + 0.0))
@@ -294,23 +330,28 @@ def _metadata_entries(encoded: str | None) -> list[tuple[Any, ...]]:
     return entries
 
 
-def _params(cell: tuple[Cell, list[Any]]) -> tuple[Any, ...]:
-    key, measures = cell
-    return (*key[:2], *key[2:], *key[2:], *measures)
+_EXACT_FLOAT: Final = 2**53
+"""Integers up to this size become the same double in Python and in SQLite's CAST AS REAL."""
 
 
 _PG_TYPES: Final = {"implicit": "boolean", "value_num": "float8"}
 
 
-@lru_cache(maxsize=2 * CELLS_PER_STATEMENT)
-def _pg_upsert(rollup: Rollup, count: int) -> str:
+@lru_cache(maxsize=4 * CELLS_PER_STATEMENT)
+def _upsert(rollup: Rollup, count: int, postgres: bool) -> str:
     """INSERT of `count` cells' sums from parameters, per cell: project, day, the cell's values
     (twice: for its key, then its columns) and the measures. A cell appears once per statement,
-    as ON CONFLICT DO UPDATE requires."""
+    as PostgreSQL's ON CONFLICT DO UPDATE requires."""
     values = [*rollup.dimensions, *rollup._entry_names]
-    typed = ", ".join(f"%s::{_PG_TYPES.get(name, 'text')}" for name in values)
-    markers = ", ".join(["%s"] * (len(values) + len(MEASURES)))
-    row = f"(%s, %s, md5(json_build_array({typed})::text), {markers})"
+    if postgres:
+        typed = ", ".join(f"%s::{_PG_TYPES.get(name, 'text')}" for name in values)
+        cell = f"md5(json_build_array({typed})::text)"
+        marker = "%s"
+    else:
+        cell = f"json_array({', '.join(['?'] * len(values))})"
+        marker = "?"
+    markers = ", ".join([marker] * (len(values) + len(MEASURES)))
+    row = f"({marker}, {marker}, {cell}, {markers})"
     added = ", ".join(f'"{m}" = {rollup.table.name}."{m}" + excluded."{m}"' for m in MEASURES)
     return (
         f"INSERT INTO {rollup.table.name} ({_quoted(rollup.columns)}) "

@@ -40,6 +40,8 @@ from typing import Any, Final, Generic, Self, TypeVar
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from plaudit.store.bulk import execute_all
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -51,15 +53,16 @@ PROBE_SECONDS: Final = 1.0
 # full or the file locked, as real writes do. alembic_version always holds exactly one row.
 _PROBE: Final = text("UPDATE alembic_version SET version_num = version_num")
 WRITE_LOCK: Final = 0x706C_6175_7772  # any constant; no other lock of ours uses it
-_SERIALISE: Final = text(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+_SERIALISE: Final = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 
 
 def take_write_lock(connection: Connection) -> None:
     """On PostgreSQL, wait for the lock every writer's transaction holds (module docstring);
     a program writing beside running servers (the CLI) takes it too. Nothing on SQLite, whose
-    own write lock serialises transactions already."""
+    own write lock serialises transactions already. The lock goes with the transaction's BEGIN,
+    in one round trip."""
     if connection.dialect.name == "postgresql":
-        connection.execute(_SERIALISE)
+        execute_all(connection, [(_SERIALISE, ())])
 
 
 class WriterUnavailable(Exception):
