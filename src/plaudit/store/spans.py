@@ -163,6 +163,10 @@ def link_waiting_feedback(
     `scan_limit` (by default `PENDING_SCAN`, or the number of spans if larger) wait does it
     look the targets up instead.
     """
+    limit = max(PENDING_SCAN, len(span_rows)) if scan_limit is None else scan_limit
+    waiting = _all_waiting(connection, project, limit)
+    if waiting is not None and not waiting:
+        return 0  # the common case: nothing waits, so there is nothing to match
     known = KnownTargets()
     for row in span_rows:
         facts = SpanFacts(row["trace_id"], row["capability"], row["step"])
@@ -174,8 +178,6 @@ def link_waiting_feedback(
             known.responses[row["response_id"]] = SpanFacts(
                 row["trace_id"], row["capability"], row["step"], row["span_id"]
             )
-    limit = max(PENDING_SCAN, len(span_rows)) if scan_limit is None else scan_limit
-    waiting = _all_waiting(connection, project, limit)
     if waiting is None:
         return link_known(connection, project, known)
     return _link(connection, project, _waiting_for(known, waiting))
