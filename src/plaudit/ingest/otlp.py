@@ -329,11 +329,14 @@ def _pb_link(link: Any) -> dict[str, Any]:
 
 
 def pb_attributes(pairs: Iterable[Any]) -> dict[str, Any]:
-    # A string (most values) is read here without a call; anything else goes to pb_value.
-    return {
-        pair.key: text if (text := (value := pair.value).string_value) else pb_value(value)
-        for pair in pairs
-    }
+    # A plain loop, and a string (most values) read here without a call: measured faster than
+    # a comprehension calling pb_value for each value.
+    attributes = {}
+    for pair in pairs:
+        value = pair.value
+        text = value.string_value
+        attributes[pair.key] = text if text else pb_value(value)
+    return attributes
 
 
 def pb_value(value: Any) -> Any:
