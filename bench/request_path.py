@@ -1,7 +1,7 @@
 """CPU of ingest's request path, measured in-process (no sockets, no uvicorn).
 
     python bench/request_path.py [--rounds 5] [--requests 1000]
-    python bench/request_path.py --otlp [--rounds 7] [--exports 20] [--ab OTHER/src]
+    python bench/request_path.py --otlp [--rounds 5] [--exports 20] [--postgres] [--ab OTHER/src]
 
 Prints two figures, each the median of `--rounds` blocks:
 
@@ -24,25 +24,31 @@ sends (100 traces of 10 spans, protobuf), on a fresh SQLite database:
 - `steps`: the same work one step at a time on this thread, CPU per span: `decode_export`,
   `StoreSpans` applied on a connection (rows, insert, linking waiting feedback), commit.
 
-`--ab OTHER/src` runs the OTLP measurement in fresh processes, alternating `--rounds` times
-between `PYTHONPATH=OTHER/src` (A) and this checkout's `src` (B), and prints each side's median
-of the per-run medians, and B's change against A.
+`--postgres` runs them on a new schema of the PostgreSQL at 127.0.0.1:5432 (database `test`)
+instead. `--ab OTHER/src` runs the OTLP measurement in fresh processes (3 blocks each),
+alternating `--rounds` times between `PYTHONPATH=OTHER/src` (A) and this checkout's `src` (B),
+and prints each side's median of the per-run medians, and B's change against A.
 """
 
 import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
 
 from bench.ingest import SPANS_PER_TRACE, TRACES_PER_REQUEST, FeedbackMaker, TraceMaker
 from plaudit.core.access import Scope
@@ -55,6 +61,7 @@ from plaudit.store.migrate import upgrade
 from plaudit.store.spans import StoreSpans
 from plaudit.store.tokens import create_token
 
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_FLIGHT = 32
 OTLP_IN_FLIGHT = 4
 SPANS_PER_EXPORT = TRACES_PER_REQUEST * SPANS_PER_TRACE
@@ -183,9 +190,27 @@ def validation_cpu(rounds: int) -> list[float]:
     return figures
 
 
-async def otlp_process_cpu(rounds: int, exports: int) -> list[float]:
+@contextmanager
+def fresh_database(postgres: bool) -> Iterator[str]:
+    """The URL of a new SQLite file, or of a new schema of the PostgreSQL at `POSTGRES` (dropped
+    afterwards)."""
+    if not postgres:
+        yield f"sqlite:///{tempfile.mkdtemp(prefix='plaudit-reqpath-')}/plaudit.db"
+        return
+    schema = f"plaudit_bench_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+async def otlp_process_cpu(url: str, rounds: int, exports: int) -> list[float]:
     """Process CPU µs per span of `exports` OTLP exports through the app, `rounds` blocks."""
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='plaudit-reqpath-')}/plaudit.db"
     headers = [
         (b"host", b"127.0.0.1"),
         (b"content-type", PROTOBUF.encode()),
@@ -213,11 +238,9 @@ async def otlp_process_cpu(rounds: int, exports: int) -> list[float]:
     return figures
 
 
-def otlp_steps_cpu(rounds: int, exports: int) -> dict[str, list[float]]:
+def otlp_steps_cpu(url: str, rounds: int, exports: int) -> dict[str, list[float]]:
     """CPU µs per span of decoding, storing and committing exports, one step at a time."""
-    engine = create_database_engine(
-        f"sqlite:///{tempfile.mkdtemp(prefix='plaudit-reqpath-')}/plaudit.db"
-    )
+    engine = create_database_engine(url)
     upgrade(engine)
     maker = TraceMaker()
     figures: dict[str, list[float]] = {"decode": [], "store": [], "commit": []}
@@ -242,15 +265,18 @@ def otlp_steps_cpu(rounds: int, exports: int) -> dict[str, list[float]]:
     return figures
 
 
-def otlp(rounds: int, exports: int) -> dict[str, float]:
+def otlp(rounds: int, exports: int, postgres: bool) -> dict[str, float]:
     """The OTLP figures of this process's code: medians of `rounds` blocks."""
-    figures = {"process": statistics.median(asyncio.run(otlp_process_cpu(rounds, exports)))}
-    for name, values in otlp_steps_cpu(rounds, exports).items():
-        figures[name] = statistics.median(values)
+    with fresh_database(postgres) as url:
+        process = asyncio.run(otlp_process_cpu(url, rounds, exports))
+    figures = {"process": statistics.median(process)}
+    with fresh_database(postgres) as url:
+        for name, values in otlp_steps_cpu(url, rounds, exports).items():
+            figures[name] = statistics.median(values)
     return figures
 
 
-def otlp_ab(other_src: str, rounds: int, exports: int) -> None:
+def otlp_ab(other_src: str, rounds: int, exports: int, postgres: bool) -> None:
     """Alternate fresh processes between `other_src` (A) and this checkout (B); print both."""
     ours = str(Path(__file__).resolve().parents[1] / "src")
     runs: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
@@ -260,6 +286,7 @@ def otlp_ab(other_src: str, rounds: int, exports: int) -> None:
         ):
             command = [sys.executable, __file__, "--otlp", "--json", "--rounds", "3",
                        "--exports", str(exports)]  # fmt: skip
+            command += ["--postgres"] if postgres else []
             environment = {**os.environ, "PYTHONPATH": src}
             out = subprocess.run(
                 command, env=environment, check=True, capture_output=True, text=True
@@ -281,12 +308,13 @@ def main() -> None:
     parser.add_argument("--exports", type=int, default=20, help="OTLP exports per block")
     parser.add_argument("--ab", metavar="OTHER_SRC", help="OTLP: alternate with this src (A)")
     parser.add_argument("--json", action="store_true", help="OTLP: one JSON object on stdout")
+    parser.add_argument("--postgres", action="store_true", help=f"OTLP: on {POSTGRES}")
     args = parser.parse_args()
     if args.ab:
-        otlp_ab(args.ab, args.rounds, args.exports)
+        otlp_ab(args.ab, args.rounds, args.exports, args.postgres)
         return
     if args.otlp:
-        figures = otlp(args.rounds, args.exports)
+        figures = otlp(args.rounds, args.exports, args.postgres)
         if args.json:
             print(json.dumps(figures))
             return
