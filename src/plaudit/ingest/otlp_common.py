@@ -17,7 +17,7 @@ UNKNOWN_KIND = "unspecified"
 UNSET = "unset"
 
 _MAX_REASONS = 3  # partial_success names the first few problems; one is usually enough to fix
-_TIME_LIMIT = 1 << 63  # times are stored as signed 64-bit integers
+TIME_LIMIT = 1 << 63  # times are stored as signed 64-bit integers
 
 
 class OtlpError(Exception):
@@ -108,6 +108,6 @@ class Collector:
 
 def span_times(start: int, end: int) -> tuple[int, int]:
     """The start and end times, if both fit a signed 64-bit integer; rejects the span otherwise."""
-    if 0 <= start < _TIME_LIMIT and 0 <= end < _TIME_LIMIT:
+    if 0 <= start < TIME_LIMIT and 0 <= end < TIME_LIMIT:
         return start, end
     raise SpanRejectedError(f"start and end times must be 0 to 2**63-1 ns, got {start}, {end}")

@@ -35,6 +35,7 @@ from plaudit.server.api import (
     sdk_assets,
     traces,
 )
+from plaudit.server.collector import serving_collector
 from plaudit.server.cors import CorsMiddleware
 from plaudit.server.otlp_grpc import start_grpc, stop_grpc
 from plaudit.server.problems import (
@@ -257,7 +258,8 @@ def create_app(settings: Settings) -> Litestar:
         filler = QueueFiller(state.engine, state.writer)
         filler.start()
         try:
-            yield
+            with serving_collector():  # fewer, shorter collections under load
+                yield
         finally:
             await stop_grpc(grpc_server)  # calls in flight finish before the writer stops
             filler.stop()

@@ -2,8 +2,9 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Final, Self
 
+import msgspec
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from plaudit.core.feedback import LinkStatus
@@ -27,6 +28,9 @@ _SPAN_COLUMNS = (
     "status_code", "status_message", "attributes", "events", "links", "resource", "scope",
     "capability", "step", "conversation_id", "user_id",
 )  # fmt: skip
+_SPAN_KEY = ("project", "trace_id", "span_id")
+_encode = msgspec.json.Encoder().encode  # as `bulk.json_text`, which the other writes use
+_NO_ITEMS = _encode([]).decode()
 
 
 class StoreSpans(WriteOp[int]):
@@ -45,22 +49,71 @@ class StoreSpans(WriteOp[int]):
 
     @classmethod
     def apply_group(cls, connection: Connection, ops: Sequence[Self]) -> list[int]:
-        rows = {}
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for op in ops:
-            received = to_micros(op.received_at)
-            for record in op.records:
-                row = {column: getattr(record, column) for column in _SPAN_COLUMNS}
-                row["project"] = op.project
-                row["received_at"] = received
-                row["response_id"] = response_id(record.attributes)
-                rows[(op.project, record.trace_id, record.span_id)] = row
+            _add_rows(rows, op.project, op.records, to_micros(op.received_at))
         if rows:
-            insert_rows(connection, spans, list(rows.values()), ("project", "trace_id", "span_id"))
+            insert_rows(connection, spans, list(rows.values()), _SPAN_KEY, encoded=True)
             for project in {op.project for op in ops}:
                 link_waiting_feedback(
                     connection, project, [r for r in rows.values() if r["project"] == project]
                 )
         return [len(op.records) for op in ops]
+
+
+def _add_rows(
+    rows: dict[tuple[str, str, str], dict[str, Any]],
+    project: str,
+    records: Sequence[SpanRecord],
+    received: int,
+) -> None:
+    """Add a row per record to `rows`, JSON columns already encoded (`insert_rows(encoded=True)`);
+    a later record of the same span replaces an earlier one.
+
+    Written as one loop because it runs for every stored span: the `resource` and `scope` dicts
+    are usually shared by all spans of an export (`SpanRecord`), so each is encoded once, and
+    spans without events or links share one encoding of the empty list.
+    """
+    encode = _encode
+    shared: dict[int, str] = {}  # id() of a shared dict → its JSON; all of them outlive the loop
+    for record in records:
+        resource = record.resource
+        resource_json = shared.get(id(resource))
+        if resource_json is None:
+            resource_json = shared[id(resource)] = encode(resource).decode()
+        scope = record.scope
+        scope_json = shared.get(id(scope))
+        if scope_json is None:
+            scope_json = shared[id(scope)] = encode(scope).decode()
+        attributes = record.attributes
+        events = record.events
+        links = record.links
+        trace_id = record.trace_id
+        span_id = record.span_id
+        # keys in _SPAN_COLUMNS order, then the three of the store: the insert's column order
+        rows[(project, trace_id, span_id)] = {
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "parent_span_id": record.parent_span_id,
+            "name": record.name,
+            "kind": record.kind,
+            "start_time_ns": record.start_time_ns,
+            "end_time_ns": record.end_time_ns,
+            "status_code": record.status_code,
+            "status_message": record.status_message,
+            "attributes": encode(attributes).decode(),
+            "events": encode(events).decode() if events else _NO_ITEMS,
+            "links": encode(links).decode() if links else _NO_ITEMS,
+            "resource": resource_json,
+            "scope": scope_json,
+            "capability": record.capability,
+            "step": record.step,
+            "conversation_id": record.conversation_id,
+            "user_id": record.user_id,
+            "project": project,
+            "received_at": received,
+            "response_id": response_id(attributes),
+        }
 
 
 RESPONSE_ID_ATTRIBUTE = "gen_ai.response.id"
@@ -90,11 +143,30 @@ def _pending(
     return found
 
 
+PENDING_SCAN: Final = 100
+"""Linking reads the project's waiting feedback whole when there are no more than this many
+events, or as many as the spans stored, waiting (see `link_waiting_feedback`)."""
+
+
 def link_waiting_feedback(
-    connection: Connection, project: str, span_rows: Sequence[dict[str, Any]]
+    connection: Connection,
+    project: str,
+    span_rows: Sequence[dict[str, Any]],
+    scan_limit: int | None = None,
 ) -> int:
     """Mark pending feedback about these spans (or their traces, conversations or response
-    ids) linked."""
+    ids) linked.
+
+    Usually little or no feedback waits: then reading all of the project's waiting events (a
+    range of the partial index `ix_feedback_pending`) and matching them here costs less than
+    looking up every span, trace, conversation and response id stored. Only when more than
+    `scan_limit` (by default `PENDING_SCAN`, or the number of spans if larger) wait does it
+    look the targets up instead.
+    """
+    limit = max(PENDING_SCAN, len(span_rows)) if scan_limit is None else scan_limit
+    waiting = _all_waiting(connection, project, limit)
+    if waiting is not None and not waiting:
+        return 0  # the common case: nothing waits, so there is nothing to match
     known = KnownTargets()
     for row in span_rows:
         facts = SpanFacts(row["trace_id"], row["capability"], row["step"])
@@ -106,7 +178,56 @@ def link_waiting_feedback(
             known.responses[row["response_id"]] = SpanFacts(
                 row["trace_id"], row["capability"], row["step"], row["span_id"]
             )
-    return link_known(connection, project, known)
+    if waiting is None:
+        return link_known(connection, project, known)
+    return _link(connection, project, _waiting_for(known, waiting))
+
+
+_WAITING_COLUMNS = (
+    feedback.c.id,
+    feedback.c.trace_id,
+    feedback.c.span_id,
+    feedback.c.response_id,
+    feedback.c.conversation_id,
+)
+
+
+def _all_waiting(connection: Connection, project: str, limit: int) -> Sequence[Any] | None:
+    """Every pending event of `project` (id and targets), or None if more than `limit` wait."""
+    found = connection.execute(
+        select(*_WAITING_COLUMNS)
+        .where(feedback.c.project == project, feedback.c.link_status == LinkStatus.PENDING.value)
+        .limit(limit + 1)
+    ).all()
+    return None if len(found) > limit else found
+
+
+def _waiting_for(known: KnownTargets, waiting: Iterable[Any]) -> list[dict[str, Any]]:
+    """The link changes of the `waiting` events whose targets are `known`: `link_known`'s four
+    lookups, applied to rows in hand (each event matches at most one of them)."""
+    by_response, by_span, by_trace, by_conversation = [], [], [], []
+    for event_id, trace_id, span_id, response, conversation in waiting:
+        if span_id is not None:
+            if span_id in known.spans:
+                found = known.resolve(trace_id, span_id, None)
+                if isinstance(found, SpanFacts):
+                    by_span.append(
+                        _link_change(event_id, found.trace_id, found.capability, found.step)
+                    )
+        elif response is not None:
+            facts = known.responses.get(response)
+            if facts is not None:
+                by_response.append(
+                    _link_change(
+                        event_id, facts.trace_id, facts.capability, facts.step, facts.span_id
+                    )
+                )
+        elif trace_id is not None:
+            if trace_id in known.traces:
+                by_trace.append(_link_change(event_id, None, None, None))
+        elif conversation is not None and conversation in known.conversations:
+            by_conversation.append(_link_change(event_id, None, None, None))
+    return by_response + by_span + by_trace + by_conversation
 
 
 def link_known(connection: Connection, project: str, known: KnownTargets) -> int:
@@ -145,6 +266,11 @@ def link_known(connection: Connection, project: str, known: KnownTargets) -> int
         feedback.c.response_id.is_(None),
     ):
         changes.append(_link_change(event_id, None, None, None))
+    return _link(connection, project, changes)
+
+
+def _link(connection: Connection, project: str, changes: list[dict[str, Any]]) -> int:
+    """Apply link changes (`_link_change`) to their events and to the rollups."""
     if changes:
         statement = (
             update(feedback)
