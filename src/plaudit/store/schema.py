@@ -217,7 +217,13 @@ spans = Table(
     Column("user_id", String(256)),
     Column("received_at", UtcMicros(), nullable=False),
     Index(None, "project", "span_id"),
-    Index(None, "project", "conversation_id"),
+    # Partial (migration 0015): most spans name no conversation, and readers always name one.
+    _partial_index(
+        "ix_spans_project_conversation_id",
+        "project",
+        "conversation_id",
+        where="conversation_id IS NOT NULL",
+    ),
     # The provider's response id (`gen_ai.response.id`), which feedback may target (0010).
     Column("response_id", String(256)),
     _response_index(),
