@@ -14,8 +14,6 @@ from plaudit.cli.output import emit, fail
 from plaudit.cli.query import Project
 from plaudit.core.agreement import AgreementRequest, parse_request
 from plaudit.errors import PlauditError
-from plaudit.sdk._safety import PlauditSdkError
-from plaudit.sdk.loop import _Api
 
 User = Annotated[str, typer.Option("--user", help="The feedback name end users give.")]
 Evaluator = Annotated[str, typer.Option("--evaluator", help="The name an evaluator scores as.")]
@@ -65,6 +63,10 @@ def _local(database_url: str | None, project: str, request: AgreementRequest) ->
 
 
 def _remote(url: str, token: str | None, params: dict[str, str]) -> Any:
+    # The SDK (and httpx under it) is imported here: `plaudit serve` starts without it.
+    from plaudit.sdk._safety import PlauditSdkError
+    from plaudit.sdk.loop import _Api
+
     try:
         return _Api(url, token).json("GET", "/v1/agreement", params=params)["items"]
     except PlauditSdkError as error:

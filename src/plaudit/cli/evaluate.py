@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,9 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from plaudit.cli.output import Group, emit, fail
-from plaudit.sdk.evals import llm_judge
-from plaudit.sdk.evaluation import EvaluationInterrupted, EvaluationResult, Evaluations, evaluate
-from plaudit.sdk.loop import ApiError
+
+if TYPE_CHECKING:  # the SDK (and httpx under it) is imported by the commands that call it
+    from plaudit.sdk.evaluation import EvaluationResult, Evaluations
 
 app = typer.Typer(help="Evaluations: score a dataset with your task and evaluators.", cls=Group)
 
@@ -76,6 +76,8 @@ def _evaluators(
     if judge_url is not None or judge_model is not None or judge_prompt is not None:
         if judge_url is None or judge_model is None or judge_prompt is None:
             raise fail("--judge-url, --judge-model and --judge-prompt go together", code=2)
+        from plaudit.sdk.evals import llm_judge
+
         prompt = judge_prompt.read_text()
         chosen.append(llm_judge(judge_url, judge_model, prompt, judge_key, name=judge_name))
     if not chosen:
@@ -94,7 +96,7 @@ def _regressions(compared: dict[str, Any] | None) -> list[dict[str, Any]]:
     ]
 
 
-def _table(result: EvaluationResult, compared: dict[str, Any] | None) -> Table:
+def _table(result: "EvaluationResult", compared: dict[str, Any] | None) -> Table:
     table = Table()
     for column in ("score", "mean", "pass rate", "improved", "regressed"):
         table.add_column(column, justify="left" if column == "score" else "right")
@@ -111,7 +113,9 @@ def _table(result: EvaluationResult, compared: dict[str, Any] | None) -> Table:
     return table
 
 
-def _compare(api: Evaluations, run_id: str, baseline: str) -> dict[str, Any] | None:
+def _compare(api: "Evaluations", run_id: str, baseline: str) -> dict[str, Any] | None:
+    from plaudit.sdk.loop import ApiError
+
     try:
         return api.compare(run_id, baseline)
     except ApiError as error:
@@ -172,6 +176,9 @@ def run(
     )
     if url is None:
         raise fail("no server: pass --url or set PLAUDIT_URL", code=2)
+    from plaudit.sdk.evaluation import EvaluationInterrupted, Evaluations, evaluate
+    from plaudit.sdk.loop import ApiError
+
     api = Evaluations(url, token)
     try:
         with _Bar() as progress:
@@ -204,7 +211,7 @@ def run(
         raise typer.Exit(1)
 
 
-def _report(result: EvaluationResult, compared: dict[str, Any] | None, as_json: bool) -> None:
+def _report(result: "EvaluationResult", compared: dict[str, Any] | None, as_json: bool) -> None:
     if as_json:
         emit(
             {
