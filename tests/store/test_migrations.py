@@ -1,14 +1,24 @@
 """Migrations: up, down and up again on both stores, and the models match the migrations."""
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, inspect, select, text
 
 from plaudit.store.database import create_database_engine
-from plaudit.store.migrate import downgrade, is_current, upgrade
+from plaudit.store.migrate import (
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    is_current,
+    upgrade,
+)
 from plaudit.store.schema import (
     feedback_metadata_rollup,
     feedback_rollup,
@@ -34,6 +44,43 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         assert is_current(engine)
     finally:
         engine.dispose()
+
+
+def test_the_newest_revision_is_alembics_head(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    assert head_revision() == scripts.get_current_head()
+
+
+def test_the_revision_read_without_alembic_is_alembics(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    try:
+        downgrade(engine, "base")
+        for target in ("0010", "head"):
+            upgrade(engine, target)
+            with engine.connect() as connection:
+                alembics = MigrationContext.configure(connection).get_current_revision()
+            assert current_revision(engine) == alembics
+            assert is_current(engine) == (alembics == head_revision())
+        assert alembics == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_a_current_schema_is_opened_without_importing_alembic(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    program = (
+        "import sys\n"
+        "from plaudit.store.database import create_database_engine\n"
+        "from plaudit.store.migrate import upgrade\n"
+        f"upgrade(create_database_engine({database_url!r}))\n"
+        "print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_models_match_the_migrations(database_url: str) -> None:
