@@ -39,7 +39,6 @@ import math
 import os
 import platform
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -423,19 +422,24 @@ class SqliteStore(Store):
         return [(str(name), str(table), int(size)) for name, table, size in found]
 
 
+def repository_on_path() -> None:
+    """Make `bench.…` importable: run as a script, bench/ is on the path, not the repository."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+
+
 class PostgresStore(Store):
     kind = "postgresql"
 
     def __init__(self, base_url: str) -> None:
         import psycopg  # a dependency of plaudit; imported here so SQLite runs never need it
 
+        repository_on_path()
+        from bench.scratch import scratch_schema
+
         self._psycopg = psycopg
-        self.base_url = base_url
-        self.schema = f"plaudit_bench_{secrets.token_hex(4)}"
-        with psycopg.connect(base_url, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{self.schema}"')
-        joiner = "&" if "?" in base_url else "?"
-        self.url = f"{base_url}{joiner}options=-csearch_path%3D{self.schema}"
+        self._schema = contextlib.ExitStack()  # the schema's lifetime is the store's
+        self.url = self._schema.enter_context(scratch_schema(base_url))
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self._psycopg.connect(self.url) as connection:
@@ -455,8 +459,7 @@ class PostgresStore(Store):
         return [(str(name), str(table), int(size)) for name, table, size in found]
 
     def cleanup(self) -> None:
-        with self._psycopg.connect(self.base_url, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self._schema.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1375,9 +1378,7 @@ class Bench:
         self.otlp_grpc()
 
     def otlp_grpc(self) -> None:
-        root = str(Path(__file__).resolve().parent.parent)
-        if root not in sys.path:  # `bench` when run as a script
-            sys.path.insert(0, root)
+        repository_on_path()
         from bench.ingest_grpc import grpc_phase
 
         o, server = self.options, self.server

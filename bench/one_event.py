@@ -35,7 +35,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -62,6 +61,7 @@ from bench.ingest import (
     start_server,
     wait_ready,
 )
+from bench.scratch import scratch_database
 from plaudit.core.privacy import PiiMode
 from plaudit.core.validation import validate_feedback
 from plaudit.store.database import create_database_engine
@@ -346,25 +346,14 @@ def main() -> None:
     parser.add_argument("--mode", choices=("sync", "async", "batch", "http"), default="sync")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="plaudit-one-") as workdir:
-        if options.postgres:
-            schema = f"plaudit_one_{uuid.uuid4().hex[:8]}"
-            admin = create_database_engine(options.postgres)
-            with admin.begin() as connection:
-                connection.execute(text(f"CREATE SCHEMA {schema}"))
-            url = f"{options.postgres}?options=-csearch_path%3D{schema}"
+    with (
+        tempfile.TemporaryDirectory(prefix="plaudit-one-") as workdir,
+        scratch_database(options.postgres, Path(workdir)) as url,
+    ):
+        if options.mode == "http":
+            out = over_http(url, Path(workdir), options.seconds, options.prefill)
         else:
-            url = f"sqlite:///{workdir}/one.db"
-        try:
-            if options.mode == "http":
-                out = over_http(url, Path(workdir), options.seconds, options.prefill)
-            else:
-                out = run(url, options.seconds, options.prefill, options.mode)
-        finally:
-            if options.postgres:
-                with admin.begin() as connection:
-                    connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+            out = run(url, options.seconds, options.prefill, options.mode)
     if options.json or options.mode in ("batch", "http"):
         print(json.dumps(out))
         return

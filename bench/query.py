@@ -32,16 +32,21 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, insert, text
 
+from bench.ingest import create_token, start_server, wait_ready
+from bench.scratch import scratch_database
 from plaudit.analytics.export import Encoder, ExportFormat, page_reader
 from plaudit.analytics.run import run_query
 from plaudit.core.query.text import parse_filters, parse_query
@@ -315,10 +320,6 @@ def _timed(run: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 def over_http(database_url: str, repeat: int, stream: bool) -> dict[str, dict[str, float]]:
     """Start `plaudit serve` on the loaded database and time every case through it."""
-    if str(REPO) not in sys.path:  # run as a script: bench/ is on the path, not the repository
-        sys.path.insert(0, str(REPO))
-    from bench.ingest import create_token, start_server, wait_ready
-
     token = create_token(database_url, PROJECT)
     window = oldest_events(database_url, STREAMED) if stream else (0, 0)
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-query-bench-"))
@@ -339,30 +340,17 @@ def over_http(database_url: str, repeat: int, stream: bool) -> dict[str, dict[st
         workdir.rmdir()
 
 
-def fresh_engine(postgres: bool, path: Path | None) -> tuple[Engine, Callable[[], None]]:
-    """An engine on an empty database, and what removes it (a kept `path` is never removed)."""
-    if not postgres:
-        if path is not None:
-            return create_database_engine(f"sqlite:///{path}"), lambda: None
-        folder = Path(tempfile.mkdtemp(prefix="plaudit-bench-"))
-        file = folder / "bench.db"
-        engine = create_database_engine(f"sqlite:///{file}")
-        return (
-            engine,
-            lambda: [p.unlink(missing_ok=True) for p in folder.glob(file.name + "*")] and None,
-        )
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_database_engine(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-
-    def drop() -> None:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-
-    return engine, drop
+@contextmanager
+def bench_database(postgres: bool, path: Path | None) -> Iterator[str]:
+    """The URL of an empty database, removed afterwards (a kept `path` is never removed)."""
+    if not postgres and path is not None:
+        yield f"sqlite:///{path}"
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="plaudit-bench-") as folder,
+        scratch_database(POSTGRES if postgres else None, Path(folder)) as url,
+    ):
+        yield url
 
 
 def main() -> None:
@@ -384,22 +372,23 @@ def main() -> None:
     )
     args = parser.parse_args()
     kept = args.database is not None and args.database.exists()
-    engine, clean = fresh_engine(args.postgres, args.database)
     http: dict[str, dict[str, float]] = {}
-    try:
-        upgrade(engine)
-        seconds = 0.0 if kept else load(engine, args.events, args.shuffled)
-        if kept:
-            with engine.connect() as connection:
-                args.events = connection.execute(text("SELECT count(*) FROM feedback")).scalar_one()
-        chosen = cases(engine, stream=args.events >= STREAMED)
-        figures = {name: measure(run, args.repeat) for name, run in chosen.items()}
-        engine.dispose()
+    with bench_database(args.postgres, args.database) as url:
+        engine = create_database_engine(url)
+        try:
+            upgrade(engine)
+            seconds = 0.0 if kept else load(engine, args.events, args.shuffled)
+            if kept:
+                with engine.connect() as connection:
+                    args.events = connection.execute(
+                        text("SELECT count(*) FROM feedback")
+                    ).scalar_one()
+            chosen = cases(engine, stream=args.events >= STREAMED)
+            figures = {name: measure(run, args.repeat) for name, run in chosen.items()}
+        finally:
+            engine.dispose()
         if not args.no_server:
-            url = engine.url.render_as_string(hide_password=False)
             http = over_http(url, args.repeat, stream=args.events >= STREAMED)
-    finally:
-        clean()
     store = "postgresql" if args.postgres else "sqlite"
     if args.json:
         queries = {n: {"p50_ms": a, "p95_ms": b} for n, (a, b) in figures.items()}

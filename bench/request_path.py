@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -48,9 +47,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text
-
 from bench.ingest import SPANS_PER_TRACE, TRACES_PER_REQUEST, FeedbackMaker, TraceMaker
+from bench.scratch import scratch_database
 from plaudit.core.access import Scope
 from plaudit.ingest.feedback import check_items, decode_body
 from plaudit.ingest.otlp import PROTOBUF, decode_export
@@ -192,21 +190,13 @@ def validation_cpu(rounds: int) -> list[float]:
 
 @contextmanager
 def fresh_database(postgres: bool) -> Iterator[str]:
-    """The URL of a new SQLite file, or of a new schema of the PostgreSQL at `POSTGRES` (dropped
+    """The URL of a new SQLite file, or of a new schema of the PostgreSQL at `POSTGRES` (removed
     afterwards)."""
-    if not postgres:
-        yield f"sqlite:///{tempfile.mkdtemp(prefix='plaudit-reqpath-')}/plaudit.db"
-        return
-    schema = f"plaudit_bench_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with (
+        tempfile.TemporaryDirectory(prefix="plaudit-reqpath-") as folder,
+        scratch_database(POSTGRES if postgres else None, Path(folder)) as url,
+    ):
+        yield url
 
 
 async def otlp_process_cpu(url: str, rounds: int, exports: int) -> list[float]:

@@ -1,6 +1,5 @@
 """The demo project (`plaudit demo`, `plaudit serve --demo`) on SQLite and PostgreSQL."""
 
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,12 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from plaudit.demo import DemoSummary, load_demo
 from plaudit.store.database import create_database_engine
 from plaudit.store.schema import feedback, feedback_configs, feedback_history, spans, to_micros
-from tests.conftest import POSTGRES, make_tokens
+from tests.conftest import fresh_database, make_tokens
 from tests.e2e.test_durability import ServerProcess
 
 KINDS = {"thumb", "number", "bool", "text", "enum", "signal", "correction", "object"}
@@ -210,19 +209,8 @@ def test_loading_the_demo_again_changes_nothing(demo: DemoSummary, engine: Engin
 @pytest.fixture
 def fresh_database_url(dialect: str, tmp_path: Path) -> Iterator[str]:
     """A second empty database of the dialect, for a server to load the demo into itself."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path / 'served.db'}"
-        return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_database(dialect, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

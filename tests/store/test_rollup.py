@@ -12,6 +12,7 @@ import random
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +21,10 @@ from hypothesis import strategies as st
 from sqlalchemy import (
     Connection,
     Engine,
-    create_engine,
     delete,
     insert,
     inspect,
     select,
-    text,
     update,
 )
 
@@ -47,7 +46,7 @@ from plaudit.store.schema import (
 )
 from plaudit.store.spans import LinkAllPending, StoreSpans
 from plaudit.store.sql_query import event_micros
-from tests.conftest import POSTGRES
+from tests.conftest import fresh_database
 
 REDACT = PiiMode.REDACT
 NOW = datetime(2026, 3, 30, 12, tzinfo=UTC)
@@ -464,25 +463,14 @@ def test_metadata_numbers_beyond_64_bits_are_refused_before_they_reach_the_store
 
 
 @pytest.fixture
-def fresh_engine(dialect: str, tmp_path: Any) -> Iterator[Engine]:
+def fresh_engine(dialect: str, tmp_path: Path) -> Iterator[Engine]:
     """An engine on a new, empty database of its own (not migrated)."""
-    if dialect == "sqlite":
-        engine = create_database_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield engine
-        engine.dispose()
-        return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_database_engine(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_database(dialect, tmp_path) as url:
+        engine = create_database_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def sample_batch(rng: random.Random, size: int, prefix: str) -> list[dict[str, Any]]:

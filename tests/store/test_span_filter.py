@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from plaudit.analytics.run import run_query
 from plaudit.core.privacy import PiiMode
@@ -37,14 +37,21 @@ def span(trace_id: str, span_id: str, response_id: str | None = None) -> SpanRec
 
 
 def send(engine: Engine, *targets: dict[str, str]) -> None:
+    with engine.begin() as connection:
+        store_feedback(connection, PROJECT, *targets)
+
+
+def store_feedback(connection: Connection, project: str, *targets: dict[str, str]) -> list[str]:
+    """A thumb event per target (its span id, response id, trace…), stored as the API stores it;
+    their ids."""
     raws = [
         {"id": f"ev-{secrets.token_hex(6)}", "name": "helpful", "kind": "thumb", "value": 1,
          "timestamp": NOW.isoformat(), **target}
         for target in targets
     ]  # fmt: skip
     events = [validate_feedback(raw, pointer="", now=NOW, configs={}) for raw in raws]
-    with engine.begin() as connection:
-        StoreFeedback(PROJECT, events, NOW, None, pii=PiiMode.REDACT).apply(connection)  # type: ignore[arg-type]
+    StoreFeedback(project, events, NOW, None, pii=PiiMode.REDACT).apply(connection)  # type: ignore[arg-type]
+    return [str(raw["id"]) for raw in raws]
 
 
 def store_spans(engine: Engine, *records: SpanRecord) -> None:
@@ -118,14 +125,8 @@ def test_start_up_links_every_kind_of_waiting_event(engine: Engine) -> None:
         {"conversation_id": conversation},
         {"span_id": secrets.token_hex(8)},  # never stored: stays pending
     ]
-    raws = [
-        {"id": f"ev-{secrets.token_hex(6)}", "name": "helpful", "kind": "thumb", "value": 1,
-         "timestamp": NOW.isoformat(), **target}
-        for target in targets
-    ]  # fmt: skip
-    events = [validate_feedback(raw, pointer="", now=NOW, configs={}) for raw in raws]
     with engine.begin() as connection:
-        StoreFeedback(project, events, NOW, None, pii=PiiMode.REDACT).apply(connection)  # type: ignore[arg-type]
+        event_ids = store_feedback(connection, project, *targets)
         # the second span carries the conversation and the response id
         rows = [
             {**msgspec.structs.asdict(span(trace, span_id)), "response_id": None},
@@ -144,7 +145,7 @@ def test_start_up_links_every_kind_of_waiting_event(engine: Engine) -> None:
             ).where(feedback.c.project == project)
         ).all()
     status = {row.id: (row.link_status, row.trace_id, row.span_id) for row in found}
-    by_span, by_response, by_trace, by_conversation, never = (raw["id"] for raw in raws)
+    by_span, by_response, by_trace, by_conversation, never = event_ids
     assert status[by_span] == ("linked", trace, span_id)
     assert status[by_response] == ("linked", trace, other_span)
     assert status[by_trace] == ("linked", trace, None)
