@@ -17,6 +17,7 @@ from plaudit.store.migrate import (
     downgrade,
     head_revision,
     is_current,
+    migrate,
     upgrade,
 )
 from plaudit.store.schema import (
@@ -86,7 +87,8 @@ def test_a_current_schema_is_opened_without_importing_alembic(database_url: str)
 def test_models_match_the_migrations(database_url: str) -> None:
     engine = create_database_engine(database_url)
     try:
-        upgrade(engine)
+        downgrade(engine, "base")
+        migrate(engine, "head")
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": False})
             assert compare_metadata(context, metadata) == []
@@ -129,8 +131,8 @@ def test_indexes_and_rowids_match_the_models(dialect: str, tmp_path: Path) -> No
         migrated = create_database_engine(migrated_url)
         created = create_database_engine(created_url)
         try:
-            upgrade(migrated)
-            metadata.create_all(created)
+            migrate(migrated, "head")
+            upgrade(created)  # a database with none of our tables is created from the models
             found = _storage_shape(migrated)
             assert found == _storage_shape(created)
             assert "ix_feedback_project_span_id" not in found
@@ -138,6 +140,62 @@ def test_indexes_and_rowids_match_the_models(dialect: str, tmp_path: Path) -> No
             assert "WHERE" in found["ix_feedback_pending"].upper()
             if dialect == "sqlite":
                 assert found["feedback_rollup"] == found["feedback_metadata_rollup"] == "True"
+        finally:
+            migrated.dispose()
+            created.dispose()
+
+
+def _tables(engine: Engine) -> dict[str, Any]:
+    """Each table's columns (type, nullability, default), keys and constraints, and its rows
+    with the times they were written left out."""
+    shape: dict[str, Any] = {}
+    with engine.connect() as connection:
+        found = inspect(connection)
+        for name in sorted(found.get_table_names()):
+            columns = {
+                c["name"]: (str(c["type"]), c["nullable"], _default(c.get("default")))
+                for c in found.get_columns(name)
+            }
+            rows = connection.execute(text(f'SELECT * FROM "{name}"')).mappings()
+            shape[name] = {
+                "columns": columns,
+                "primary key": found.get_pk_constraint(name)["constrained_columns"],
+                "foreign keys": sorted(str(fk) for fk in found.get_foreign_keys(name)),
+                "unique": sorted(str(u) for u in found.get_unique_constraints(name)),
+                "checks": sorted(str(c) for c in found.get_check_constraints(name)),
+                "rows": sorted(str(_untimed(row)) for row in rows),
+            }
+    return shape
+
+
+def _untimed(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "created_at"}
+
+
+def _default(default: str | None) -> str | None:
+    # SQLite keeps a default as written; migrations wrote some quoted, the models do not.
+    return None if default is None else default.strip("'\"()")
+
+
+def test_a_created_schema_is_the_migrated_one(dialect: str, tmp_path: Path) -> None:
+    with (
+        fresh_database(dialect, tmp_path / "migrated") as migrated_url,
+        fresh_database(dialect, tmp_path / "created") as created_url,
+    ):
+        migrated = create_database_engine(migrated_url)
+        created = create_database_engine(created_url)
+        try:
+            migrate(migrated, "head")
+            upgrade(created)
+            expected = _tables(migrated)
+            assert _tables(created) == expected
+            assert expected["projects"]["rows"] and expected["alembic_version"]["rows"]
+            with created.connect() as connection:
+                revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == head_revision()
+            downgrade(created, "0010")  # Alembic takes it as its own, down and up again
+            upgrade(created)
+            assert _tables(created)["feedback"] == expected["feedback"]
         finally:
             migrated.dispose()
             created.dispose()
