@@ -13,6 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
+from plaudit.store.database import create_database_engine
+from plaudit.store.migrate import upgrade
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "ingest.py"
 
 FIGURES = (
@@ -121,3 +126,34 @@ def test_eval_bench_reports_rows_per_second_and_the_compare_time() -> None:
     assert changes == {
         "improved": improved, "regressed": regressed, "unchanged": 300 - improved - regressed,
     }  # fmt: skip
+
+
+def test_floor_bench_times_every_feedback_index_and_the_fsync(tmp_path: Path) -> None:
+    """`bench/floor.py` on a few rows: a figure for every index the migrations give `feedback`
+    (each left out in turn), for the table with and without them, and for fsync."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "floor.py"), "--rows", "1000", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout)
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        indexes = set(connection.scalars(text(FEEDBACK_INDEXES)))
+    engine.dispose()
+    assert report["rows"] == 1000
+    assert set(report["without each index"]) == indexes and "ix_feedback_query" in indexes
+    costs = [*report["without each index"].values()]
+    costs += [report[k] for k in report if k.startswith(("every", "no ", "in memory"))]
+    assert len(costs) == len(indexes) + 5
+    for cost in costs:
+        assert cost["wall_us"] > 0 and cost["cpu_us"] > 0 and math.isfinite(cost["wall_us"])
+    assert set(report["fsync_ms"]) == {"1", "4", "14"}
+    assert all(spent > 0 for spent in report["fsync_ms"].values())
+
+
+FEEDBACK_INDEXES = (
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'feedback'"
+    " AND sql IS NOT NULL"
+)
